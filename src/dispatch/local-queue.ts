@@ -1,0 +1,207 @@
+import PQueue from 'p-queue';
+import { WebhookError } from '../errors.ts';
+import type { Store } from '../store/types.ts';
+import type { DeadLetter, Delivery } from '../types.ts';
+import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './queue.ts';
+
+interface Entry {
+  readonly delivery: Delivery;
+  attempts: number;
+  /** Handlers that already succeeded for this delivery, not run again on a retry. */
+  readonly done: Set<unknown>;
+}
+
+/**
+ * The in-process queue: p-queue bounds concurrency; this class bounds the number waiting
+ * (p-queue has no bound of its own), schedules retries with backoff on timers outside the queue
+ * so that waiting retries hold no concurrency slot, and writes every state change to the store.
+ */
+export class LocalQueue implements ReceiverQueue {
+  readonly #store: Store;
+  #runtime!: QueueRuntime;
+  #queue!: PQueue;
+  /** Deliveries in the p-queue or waiting for a retry timer. */
+  #waiting = 0;
+  #running = 0;
+  /** Slots taken by enqueues whose store write has not settled yet. */
+  #reserved = 0;
+  readonly #timers = new Map<NodeJS.Timeout, Entry>();
+  #closing = false;
+  #recovered: Promise<void> = Promise.resolve();
+  readonly #idleWaiters = new Set<() => void>();
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  start(runtime: QueueRuntime): void {
+    this.#runtime = runtime;
+    this.#queue = new PQueue({ concurrency: runtime.concurrency });
+    this.#recovered = this.#recover();
+  }
+
+  enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult> {
+    if (this.#waiting + this.#reserved >= this.#runtime.maxQueued) return 'full';
+    const accepted = this.#store.accept(delivery, this.#runtime.dedupeTtlMs);
+    if (typeof accepted === 'boolean') return this.#accepted(delivery, accepted);
+    this.#reserved++;
+    return accepted.then(
+      (ok) => {
+        this.#reserved--;
+        return this.#accepted(delivery, ok);
+      },
+      (error: unknown) => {
+        this.#reserved--;
+        throw error;
+      },
+    );
+  }
+
+  counts(): { queued: number; running: number } {
+    return { queued: this.#waiting, running: this.#running };
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return [...(await this.#store.deadLetters())];
+  }
+
+  async replay(id: string): Promise<void> {
+    const letter = (await this.#store.deadLetters()).find((l) => l.id === id);
+    if (!letter) throw new RangeError(`No dead letter with id ${JSON.stringify(id)}`);
+    const { attempt: _attempt, ...delivery } = letter.event;
+    const entry: Entry = { delivery, attempts: letter.attempts, done: new Set() };
+    this.#waiting++;
+    await this.#queue
+      .add(async () => {
+        this.#waiting--;
+        const error = await this.#attempt(entry);
+        if (error) {
+          await this.#store.update(delivery.id, { state: 'dead', attempts: entry.attempts, error: serialize(error) });
+          throw error;
+        }
+      })
+      .finally(() => this.#checkIdle());
+  }
+
+  async onIdle(): Promise<void> {
+    await this.#recovered;
+    if (this.#idle()) return;
+    await new Promise<void>((resolve) => this.#idleWaiters.add(resolve));
+  }
+
+  async close(timeoutMs: number): Promise<boolean> {
+    this.#closing = true;
+    // Cut waiting backoffs short: run every pending retry now rather than drop it.
+    for (const [timer, entry] of this.#timers) {
+      clearTimeout(timer);
+      this.#timers.delete(timer);
+      this.#waiting--;
+      this.#schedule(entry);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref?.();
+    });
+    const drained = await Promise.race([this.onIdle().then(() => true as const), timedOut]);
+    clearTimeout(timer);
+    if (drained) this.#queue.clear();
+    return drained;
+  }
+
+  #accepted(delivery: Delivery, accepted: boolean): EnqueueResult {
+    if (!accepted) return 'duplicate';
+    this.#schedule({ delivery, attempts: 0, done: new Set() });
+    return 'accepted';
+  }
+
+  async #recover(): Promise<void> {
+    const unfinished = await this.#store.unfinished();
+    for (const stored of unfinished) {
+      const { attempts, state: _state, error: _error, ...delivery } = stored;
+      this.#schedule({ delivery, attempts, done: new Set() });
+    }
+    if (unfinished.length > 0) {
+      this.#runtime.logger.info({ count: unfinished.length }, 'scrapehook: re-queued deliveries accepted before a restart');
+    }
+  }
+
+  #schedule(entry: Entry): void {
+    this.#waiting++;
+    this.#queue
+      .add(async () => {
+        this.#waiting--;
+        const error = await this.#attempt(entry);
+        if (error) await this.#failed(entry, error);
+      })
+      .catch((error: unknown) => {
+        // Only a failing store write can land here; the delivery stays unfinished in a durable store.
+        this.#runtime.logger.error({ err: error, id: entry.delivery.id }, 'scrapehook: could not record a delivery state');
+      })
+      .finally(() => this.#checkIdle());
+  }
+
+  /** Runs one attempt; answers the error when it failed. */
+  async #attempt(entry: Entry): Promise<WebhookError | undefined> {
+    const { delivery } = entry;
+    entry.attempts++;
+    this.#running++;
+    try {
+      await this.#store.update(delivery.id, { state: 'running', attempts: entry.attempts });
+      await this.#runtime.run(delivery, entry.attempts, entry.done);
+    } catch (error) {
+      return error instanceof WebhookError ? error : new WebhookError('handler.failed', 'A handler failed', { cause: error });
+    } finally {
+      this.#running--;
+    }
+    await this.#store.update(delivery.id, { state: 'succeeded', attempts: entry.attempts });
+    this.#runtime.succeeded(delivery, entry.attempts);
+    return undefined;
+  }
+
+  async #failed(entry: Entry, error: WebhookError): Promise<void> {
+    const { delivery, attempts } = entry;
+    if (attempts >= this.#runtime.attempts) {
+      await this.#store.update(delivery.id, { state: 'dead', attempts, error: serialize(error) });
+      this.#runtime.dead(delivery, attempts, error);
+      return;
+    }
+    await this.#store.update(delivery.id, { state: 'queued', attempts, error: serialize(error) });
+    if (this.#closing) {
+      this.#runtime.retrying(delivery, attempts, error, 0);
+      this.#schedule(entry);
+      return;
+    }
+    const delay = this.#runtime.retryDelay(attempts);
+    this.#runtime.retrying(delivery, attempts, error, delay);
+    this.#waiting++;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      this.#waiting--;
+      this.#schedule(entry);
+    }, delay);
+    this.#timers.set(timer, entry);
+  }
+
+  #idle(): boolean {
+    return this.#waiting === 0 && this.#running === 0 && this.#reserved === 0;
+  }
+
+  #checkIdle(): void {
+    if (!this.#idle()) return;
+    for (const resolve of this.#idleWaiters) resolve();
+    this.#idleWaiters.clear();
+  }
+}
+
+/** Keeps what an operator needs of an error, without payload contents. */
+export function serialize(error: WebhookError): { type: string; message: string; stack?: string } {
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  const out: { type: string; message: string; stack?: string } = {
+    type: error.type,
+    message: cause ? `${error.message}: ${cause.message}` : error.message,
+  };
+  const stack = cause?.stack ?? error.stack;
+  if (stack !== undefined) out.stack = stack;
+  return out;
+}

@@ -1,0 +1,61 @@
+import type { WebhookError } from '../errors.ts';
+import type { DeadLetter, Delivery, Logger } from '../types.ts';
+
+/** The answer of {@link ReceiverQueue.enqueue}. */
+export type EnqueueResult = 'accepted' | 'duplicate' | 'full';
+
+/** What the receiver gives a queue backend: how to run handlers, the policies, and where to report. */
+export interface QueueRuntime {
+  /** How many deliveries may run at once in this process. */
+  readonly concurrency: number;
+  /** How many deliveries may wait (queued or waiting for a retry) before enqueue answers `full`. */
+  readonly maxQueued: number;
+  /** Attempts per delivery, the first included. */
+  readonly attempts: number;
+  /** How long a dedupe id is remembered; 0 when deduplication is off. */
+  readonly dedupeTtlMs: number;
+  readonly logger: Logger;
+  /**
+   * Runs one attempt of a delivery: every matching handler, each bounded by the handler timeout.
+   * Resolves when all succeeded; rejects with a `handler.failed` or `handler.timeout` WebhookError.
+   * Handlers in `skip` (already succeeded in an earlier attempt in this process) are not run again,
+   * and those that succeed now are added to it.
+   */
+  run(delivery: Delivery, attempt: number, skip?: Set<unknown>): Promise<void>;
+  /** The backoff before the attempt after `attempt` (exponential, with jitter). */
+  retryDelay(attempt: number): number;
+  /** Reports that a delivery succeeded. */
+  succeeded(delivery: Delivery, attempt: number): void;
+  /** Reports that a failed attempt will be retried after `delayMs`. */
+  retrying(delivery: Delivery, attempt: number, error: WebhookError, delayMs: number): void;
+  /** Reports that a delivery failed for good; it is now a dead letter. */
+  dead(delivery: Delivery, attempts: number, error: WebhookError): void;
+}
+
+/**
+ * Where accepted deliveries wait and run. The default is an in-process queue (p-queue) over a
+ * {@link Store}; a distributed backend (BullMQ) implements the same contract.
+ */
+export interface ReceiverQueue {
+  /** Called once by the receiver before anything is enqueued. */
+  start(runtime: QueueRuntime): void;
+  /**
+   * Accepts a delivery. Settles only once the delivery is kept as durably as the backend keeps
+   * anything: the receiver answers 2xx after this. Answers `duplicate` for a dedupe id already seen
+   * and `full` when `maxQueued` deliveries are waiting.
+   */
+  enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult>;
+  /** Deliveries waiting and running in this process. */
+  counts(): { queued: number; running: number };
+  /** The deliveries that failed for good. */
+  deadLetters(): Promise<DeadLetter[]>;
+  /** Runs a dead letter once more; resolves once it succeeded (and is no longer a dead letter). */
+  replay(id: string): Promise<void>;
+  /** Resolves when nothing is waiting or running. */
+  onIdle(): Promise<void>;
+  /**
+   * Stops taking work and drains: waits for running and queued deliveries, cutting retry
+   * backoffs short. Resolves `false` if `timeoutMs` passed first (what was left is aborted).
+   */
+  close(timeoutMs: number): Promise<boolean>;
+}

@@ -1,0 +1,18 @@
+export { createReceiver } from './receiver.ts';
+export type { CloseOptions, Middleware, NodeHandler, Receiver, ReceiverOptions, Unsubscribe } from './receiver.ts';
+export { defineProvider } from './providers/define-provider.ts';
+export type { ProviderDefinition, TypedDedupeInput } from './providers/define-provider.ts';
+export { hmacSignature } from './verify/hmac-signature.ts';
+export type { HmacSignatureOptions } from './verify/hmac-signature.ts';
+export { secretToken } from './verify/secret-token.ts';
+export type { SecretTokenOptions } from './verify/secret-token.ts';
+export { WebhookError, isWebhookError } from './errors.ts';
+export type { PayloadIssue, WebhookErrorType } from './errors.ts';
+export { memoryStore } from './store/memory-store.ts';
+export type { MemoryStoreOptions } from './store/memory-store.ts';
+export type { DeliveryState, DeliveryUpdate, Store, StoredDelivery } from './store/types.ts';
+export type { EnqueueResult, QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
+export type { RetryOptions } from './dispatch/backoff.ts';
+export type { DedupeOptions } from './dispatch/dedupe.ts';
+export { redactUrl, silentLogger } from './log.ts';
+export type * from './types.ts';

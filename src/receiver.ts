@@ -1,0 +1,395 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import bytes from './body/bytes.ts';
+import { createPipeline, type IncomingRequest } from './adapters/handle-request.ts';
+import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
+import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
+import { DEFAULT_DEDUPE_MAX, DEFAULT_DEDUPE_TTL_MS, type DedupeOptions } from './dispatch/dedupe.ts';
+import { LocalQueue } from './dispatch/local-queue.ts';
+import type { QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
+import { WebhookError } from './errors.ts';
+import { silentLogger } from './log.ts';
+import { memoryStore } from './store/memory-store.ts';
+import type { Store } from './store/types.ts';
+import type {
+  AnyEvent,
+  AnyProvider,
+  DeadLetter,
+  Delivery,
+  ErrorHandler,
+  EventFor,
+  EventPattern,
+  Handler,
+  HandlerContext,
+  InvalidDelivery,
+  Logger,
+  ReceiverStats,
+  WebhookEvent,
+} from './types.ts';
+
+/** Options of {@link createReceiver}. */
+export interface ReceiverOptions<P extends AnyProvider> {
+  /** The sender: `firecrawl(...)`, `apify(...)`, or your own `defineProvider(...)`. */
+  provider: P;
+  /**
+   * How many deliveries run their handlers at once.
+   * @default 10
+   */
+  concurrency?: number;
+  /**
+   * How many accepted deliveries may wait (queued or waiting for a retry) before new ones are
+   * answered 503 with `Retry-After`, so the sender retries later instead of being dropped.
+   * @default 10_000
+   */
+  maxQueued?: number;
+  /**
+   * How long one handler call may take before its `ctx.signal` is aborted and the attempt fails.
+   * @default 60_000
+   */
+  handlerTimeoutMs?: number;
+  /** Retries of a failed delivery, with exponential backoff and jitter, before it is a dead letter. */
+  retry?: RetryOptions;
+  /**
+   * Deduplication by the provider's dedupe id, or `false` to dispatch every delivery.
+   * @default { ttlMs: 48 hours, max: 100_000 }
+   */
+  dedupe?: DedupeOptions | false;
+  /**
+   * The largest body accepted (after inflation), in bytes or as a string such as `'10mb'`.
+   * @default '10mb'
+   */
+  limit?: number | string;
+  /**
+   * The `Retry-After` sent with a 503 (queue full or closing), in seconds.
+   * @default 10
+   */
+  retryAfterSeconds?: number;
+  /**
+   * A pino-compatible logger.
+   * @default silent
+   */
+  logger?: Logger;
+  /**
+   * Where accepted deliveries, their state, dedupe ids and dead letters are kept by the
+   * in-process queue.
+   * @default memoryStore()
+   */
+  store?: Store;
+  /**
+   * Where deliveries wait and run. The default is an in-process queue (p-queue) over `store`.
+   * @default an in-process queue
+   */
+  queue?: ReceiverQueue;
+}
+
+/** Options of {@link Receiver.close}. */
+export interface CloseOptions {
+  /**
+   * How long to wait for running and queued work before aborting the handlers' signals.
+   * @default 30_000
+   */
+  timeoutMs?: number;
+}
+
+/** An Express-compatible middleware (also usable with Connect-style routers). */
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+/** A `node:http` request listener. */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Removes the listener it was returned for. */
+export type Unsubscribe = () => void;
+
+/** A webhook receiver for one provider. Create it with {@link createReceiver}. */
+export interface Receiver<P extends AnyProvider> {
+  /** The provider this receiver accepts deliveries from. */
+  readonly provider: P;
+  /**
+   * Registers a handler for an event type, a dotted-prefix wildcard (`crawl.*`) or a provider
+   * alias; the payload is typed from the provider's schema. Handlers run after the sender has its
+   * 2xx, from the queue; a throw is retried.
+   */
+  on<const Pat extends EventPattern<P>>(pattern: Pat | readonly Pat[], handler: Handler<EventFor<P, Pat>>): Unsubscribe;
+  /** Registers a handler for every accepted event, including types the provider does not know. */
+  onAny(handler: Handler<AnyEvent<P>>): Unsubscribe;
+  /** Called when a delivery failed for good, after its retries. A throwing listener is logged and ignored. */
+  onError(handler: ErrorHandler<P>): Unsubscribe;
+  /** Called for every request refused because its payload failed the schema, to inspect or replay it. */
+  onInvalid(handler: (delivery: InvalidDelivery) => unknown): Unsubscribe;
+  /** An Express middleware: `app.post('/webhooks/firecrawl', hooks.middleware())`. */
+  middleware(): Middleware;
+  /** A `node:http` request listener: `http.createServer(hooks.nodeHandler())`. */
+  nodeHandler(): NodeHandler;
+  /**
+   * Runs the handlers on one event directly, without HTTP or the queue (tests, replays from a file).
+   * The payload is validated first; rejects with the handler's error if one fails.
+   */
+  receive(input: { type: string; payload: unknown; id?: string }): Promise<void>;
+  /** The deliveries that failed for good, with their last error. */
+  deadLetters(): Promise<DeadLetter[]>;
+  /** Runs a dead letter again; it leaves the dead letters once it succeeds. */
+  replay(id: string): Promise<void>;
+  /** Counters for health checks and metrics. */
+  stats(): ReceiverStats;
+  /** Resolves when no delivery is queued, waiting for a retry, or running. */
+  onIdle(): Promise<void>;
+  /**
+   * Stops accepting (new requests answer 503 with `Retry-After`) and drains running and queued
+   * work, running waiting retries at once. After `timeoutMs` the handlers' signals are aborted.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+type AnyHandler = Handler<WebhookEvent>;
+
+/**
+ * Creates a receiver: mount its middleware, register handlers, and every delivery is
+ * authenticated, validated, deduplicated and acknowledged before a queued handler runs it.
+ *
+ * @example
+ * ```ts
+ * const hooks = createReceiver({ provider: firecrawl({ secret }), concurrency: 4 });
+ * hooks.on('crawl.page', async (event, ctx) => save(event.payload.data[0]?.markdown, ctx.signal));
+ * app.post('/webhooks/firecrawl', hooks.middleware());
+ * ```
+ * @throws {TypeError} when an option is out of range.
+ */
+export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P>): Receiver<P> {
+  const { provider } = options;
+  if (typeof provider !== 'object' || provider === null || typeof provider.verify !== 'function') {
+    throw new TypeError('Expected `provider` to be a provider (see defineProvider), got ' + typeof provider);
+  }
+  const concurrency = positiveInteger('concurrency', options.concurrency ?? 10);
+  const maxQueued = positiveInteger('maxQueued', options.maxQueued ?? 10_000);
+  const handlerTimeoutMs = positiveInteger('handlerTimeoutMs', options.handlerTimeoutMs ?? 60_000);
+  const attempts = positiveInteger('retry.attempts', options.retry?.attempts ?? 5);
+  const minDelayMs = nonNegativeInteger('retry.minDelayMs', options.retry?.minDelayMs ?? 1000);
+  const maxDelayMs = nonNegativeInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 60_000);
+  const retryAfterSeconds = nonNegativeInteger('retryAfterSeconds', options.retryAfterSeconds ?? 10);
+  const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? DEFAULT_DEDUPE_TTL_MS);
+  const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
+  const limit = parseLimit(options.limit ?? '10mb');
+  const logger = options.logger ?? silentLogger;
+  if (options.store !== undefined && options.queue !== undefined) {
+    throw new TypeError('Expected either `store` or `queue`, got both: a queue backend keeps its own state');
+  }
+  const queue = options.queue ?? new LocalQueue(options.store ?? memoryStore({ maxIds: dedupeMax || undefined }));
+
+  const handlers = new Map<string, Set<AnyHandler>>();
+  const anyHandlers = new Set<AnyHandler>();
+  const errorHandlers = new Set<ErrorHandler<P>>();
+  const invalidHandlers = new Set<(delivery: InvalidDelivery) => unknown>();
+  const aliasesOf = new Map<string, string[]>();
+  for (const [alias, types] of Object.entries(provider.aliases)) {
+    for (const type of types) aliasesOf.set(type, [...(aliasesOf.get(type) ?? []), alias]);
+  }
+  const closeController = new AbortController();
+  let closing: Promise<void> | undefined;
+  let warnedAlreadyParsed = false;
+  const counters = { received: 0, accepted: 0, duplicates: 0, succeeded: 0, retried: 0, dead: 0 };
+  const rejected: Record<string, number> = {};
+
+  /** Every handler for an event type: exact, each dotted prefix with `.*`, aliases, then onAny. */
+  function handlersFor(type: string): AnyHandler[] {
+    const out: AnyHandler[] = [];
+    const add = (key: string) => {
+      const set = handlers.get(key);
+      if (set) for (const h of set) out.push(h);
+    };
+    add(type);
+    for (let dot = type.indexOf('.'); dot !== -1; dot = type.indexOf('.', dot + 1)) add(`${type.slice(0, dot)}.*`);
+    for (const alias of aliasesOf.get(type) ?? []) add(alias);
+    for (const h of anyHandlers) out.push(h);
+    return out;
+  }
+
+  function callHandler(handler: AnyHandler, event: WebhookEvent): Promise<unknown> {
+    const controller = new AbortController();
+    const onClose = () => controller.abort(closeController.signal.reason);
+    if (closeController.signal.aborted) onClose();
+    else closeController.signal.addEventListener('abort', onClose, { once: true });
+    const ctx: HandlerContext = { signal: controller.signal, logger };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new WebhookError('handler.timeout', `A ${event.type} handler took longer than ${handlerTimeoutMs} ms`);
+        controller.abort(error);
+        reject(error);
+      }, handlerTimeoutMs);
+    });
+    const run = new Promise<unknown>((resolve) => resolve(handler(event, ctx)));
+    return Promise.race([run, timeout]).finally(() => {
+      clearTimeout(timer);
+      closeController.signal.removeEventListener('abort', onClose);
+    });
+  }
+
+  async function run(delivery: Delivery, attempt: number, skip?: Set<unknown>): Promise<void> {
+    const event: WebhookEvent = { ...delivery, attempt };
+    const list = handlersFor(delivery.type);
+    const errors: unknown[] = [];
+    await Promise.all(
+      list.map((handler) =>
+        skip?.has(handler)
+          ? undefined
+          : callHandler(handler, event).then(
+              () => skip?.add(handler),
+              (error: unknown) => void errors.push(error),
+            ),
+      ),
+    );
+    if (errors.length === 0) return;
+    if (errors.length === 1 && errors[0] instanceof WebhookError) throw errors[0];
+    const cause = errors.length === 1 ? errors[0] : new AggregateError(errors, `${errors.length} handlers failed`);
+    throw new WebhookError('handler.failed', `A ${delivery.type} handler failed`, { cause });
+  }
+
+  const runtime: QueueRuntime = {
+    concurrency,
+    maxQueued,
+    attempts,
+    dedupeTtlMs,
+    logger,
+    run,
+    retryDelay: (attempt) => backoffDelay(attempt, minDelayMs, maxDelayMs),
+    succeeded() {
+      counters.succeeded++;
+    },
+    retrying(delivery, attempt, error, delayMs) {
+      counters.retried++;
+      logger.warn(
+        { id: delivery.id, type: delivery.type, provider: delivery.provider, attempt, delayMs, err: error.cause ?? error },
+        'scrapehook: a handler failed; retrying',
+      );
+    },
+    dead(delivery, attempts, error) {
+      counters.dead++;
+      logger.error(
+        { id: delivery.id, type: delivery.type, provider: delivery.provider, attempts, err: error.cause ?? error },
+        'scrapehook: a delivery failed for good and is now a dead letter',
+      );
+      const event = { ...delivery, attempt: attempts } as AnyEvent<P>;
+      for (const listener of errorHandlers) {
+        new Promise((resolve) => resolve(listener(error, event))).catch((listenerError: unknown) => {
+          logger.error({ err: listenerError }, 'scrapehook: an onError listener threw; ignored');
+        });
+      }
+    },
+  };
+  queue.start(runtime);
+
+  const pipeline = createPipeline({
+    provider,
+    limit,
+    logger,
+    retryAfterSeconds,
+    isClosing: () => closing !== undefined,
+    isFull: () => queue.counts().queued >= maxQueued,
+    enqueue: (delivery) => queue.enqueue(delivery),
+    count(outcome) {
+      counters[outcome]++;
+    },
+    rejected(type) {
+      rejected[type] = (rejected[type] ?? 0) + 1;
+    },
+    invalid(delivery) {
+      for (const listener of invalidHandlers) {
+        try {
+          listener(delivery);
+        } catch (error) {
+          logger.error({ err: error }, 'scrapehook: an onInvalid listener threw; ignored');
+        }
+      }
+    },
+    warnAlreadyParsed() {
+      if (warnedAlreadyParsed) return;
+      warnedAlreadyParsed = true;
+      process.emitWarning(ALREADY_PARSED_MESSAGE, { code: 'SCRAPEHOOK_BODY_ALREADY_PARSED' });
+    },
+  });
+
+  function subscribe<T>(set: Set<T>, item: T): Unsubscribe {
+    if (typeof item !== 'function') throw new TypeError(`Expected a handler function, got ${typeof item}`);
+    set.add(item);
+    return () => void set.delete(item);
+  }
+
+  const receiver: Receiver<P> = {
+    provider,
+    on(pattern, handler) {
+      const patterns: readonly string[] = typeof pattern === 'string' ? [pattern] : (pattern as readonly string[]);
+      const offs = patterns.map((name) => {
+        if (typeof name !== 'string' || name === '') throw new TypeError(`Expected an event type, got ${JSON.stringify(name)}`);
+        if (name === '*') throw new TypeError('Use onAny(handler) to receive every event, not on("*")');
+        if (name === 'error') throw new TypeError('Use onError(handler) for failed deliveries, not on("error")');
+        let set = handlers.get(name);
+        if (!set) handlers.set(name, (set = new Set()));
+        return subscribe(set, handler as unknown as AnyHandler);
+      });
+      return () => offs.forEach((off) => off());
+    },
+    onAny: (handler) => subscribe(anyHandlers, handler as unknown as AnyHandler),
+    onError: (handler) => subscribe(errorHandlers, handler),
+    onInvalid: (handler) => subscribe(invalidHandlers, handler),
+    middleware() {
+      return function scrapehookMiddleware(req, res, next) {
+        pipeline(req as IncomingRequest, res).catch(next);
+      };
+    },
+    nodeHandler() {
+      return function scrapehookNodeHandler(req, res) {
+        void pipeline(req, res);
+      };
+    },
+    async receive({ type, payload, id }) {
+      const schema = Object.hasOwn(provider.events, type) ? provider.events[type]! : provider.envelope;
+      const result = await schema.safeParseAsync(payload);
+      if (!result.success) {
+        const issues = result.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
+        throw new WebhookError('payload.invalid', `The ${type} payload does not match its schema`, { issues });
+      }
+      const rawBody = Buffer.from(JSON.stringify(payload));
+      const deliveryId = id ?? provider.dedupeId({ type, payload: result.data, rawBody, header: () => undefined });
+      await run({ id: deliveryId, type, provider: provider.name, payload: result.data, receivedAt: new Date() }, 1);
+    },
+    deadLetters: () => queue.deadLetters(),
+    replay: (id) => queue.replay(id),
+    stats() {
+      const { queued, running } = queue.counts();
+      return { ...counters, rejected: { ...rejected }, queued, running };
+    },
+    onIdle: () => queue.onIdle(),
+    close(closeOptions = {}) {
+      const timeoutMs = nonNegativeInteger('timeoutMs', closeOptions.timeoutMs ?? 30_000);
+      closing ??= queue.close(timeoutMs).then((drained) => {
+        if (drained) return;
+        const { queued, running } = queue.counts();
+        logger.error({ queued, running }, 'scrapehook: close() timed out; aborting running handlers');
+        closeController.abort(new WebhookError('handler.timeout', 'The receiver closed before the handler finished'));
+      });
+      return closing;
+    },
+  };
+  return receiver;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Expected \`${name}\` to be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new TypeError(`Expected \`${name}\` to be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function parseLimit(value: number | string): number {
+  const parsed = typeof value === 'number' ? value : bytes(value);
+  if (parsed === undefined || !Number.isInteger(parsed) || parsed < 1) {
+    throw new TypeError(`Expected \`limit\` to be a positive number of bytes or a size such as '10mb', got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}

@@ -1,0 +1,70 @@
+import { DEFAULT_DEDUPE_MAX, DedupeMemory } from '../dispatch/dedupe.ts';
+import type { DeadLetter, Delivery } from '../types.ts';
+import type { DeliveryUpdate, Store, StoredDelivery } from './types.ts';
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * How many dedupe ids are remembered at most.
+   * @default 100_000
+   */
+  maxIds?: number;
+  /**
+   * How many dead letters are kept at most; the oldest is dropped (and logged) beyond.
+   * @default 1000
+   */
+  maxDeadLetters?: number;
+}
+
+/**
+ * The default store: everything in this process's memory. Deliveries in flight are lost when the
+ * process dies; use a durable store where an acknowledged delivery must never be lost.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  const maxDeadLetters = options.maxDeadLetters ?? 1000;
+  let dedupe: DedupeMemory | undefined;
+  const dead = new Map<string, DeadLetter>();
+  const inFlight = new Map<string, Delivery>();
+
+  return {
+    accept(delivery: Delivery, dedupeTtlMs: number): boolean {
+      if (dedupeTtlMs > 0) {
+        dedupe ??= new DedupeMemory(dedupeTtlMs, options.maxIds ?? DEFAULT_DEDUPE_MAX);
+        if (!dedupe.claim(delivery.id)) return false;
+      }
+      inFlight.set(delivery.id, delivery);
+      return true;
+    },
+    update(id: string, update: DeliveryUpdate): void {
+      if (update.state === 'dead') {
+        const delivery = inFlight.get(id) ?? dead.get(id)?.event;
+        inFlight.delete(id);
+        if (!delivery) return;
+        dead.delete(id);
+        dead.set(id, {
+          id,
+          event: { ...toDelivery(delivery), attempt: update.attempts },
+          error: update.error ?? { type: 'handler.failed', message: 'unknown error' },
+          attempts: update.attempts,
+        });
+        if (dead.size > maxDeadLetters) dead.delete(dead.keys().next().value as string);
+      } else if (update.state === 'succeeded') {
+        inFlight.delete(id);
+        dead.delete(id);
+      }
+    },
+    unfinished(): StoredDelivery[] {
+      return [];
+    },
+    deadLetters(): DeadLetter[] {
+      return [...dead.values()];
+    },
+    close(): void {
+      inFlight.clear();
+    },
+  };
+}
+
+function toDelivery(d: Delivery): Delivery {
+  return { id: d.id, type: d.type, provider: d.provider, payload: d.payload, receivedAt: d.receivedAt };
+}

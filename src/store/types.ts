@@ -1,0 +1,46 @@
+import type { DeadLetter, Delivery, SerializedError } from '../types.ts';
+
+/** Where a delivery stands. */
+export type DeliveryState = 'queued' | 'running' | 'succeeded' | 'dead';
+
+/** A delivery as a store keeps it. */
+export interface StoredDelivery extends Delivery {
+  /** Attempts made so far. */
+  readonly attempts: number;
+  readonly state: DeliveryState;
+  /** The last error, for a failed attempt. */
+  readonly error?: SerializedError;
+}
+
+/** A change of a delivery's state, written after each attempt. */
+export interface DeliveryUpdate {
+  readonly state: DeliveryState;
+  readonly attempts: number;
+  readonly error?: SerializedError;
+}
+
+/**
+ * Where the in-process queue keeps what must outlive a request: dedupe ids, accepted deliveries and
+ * their state, and dead letters. {@link memoryStore} is the default; a durable store makes an
+ * acknowledged delivery survive a crash, because the receiver re-queues `unfinished()` at start.
+ *
+ * Methods may answer synchronously or with a promise.
+ */
+export interface Store {
+  /**
+   * Atomically claims the delivery's dedupe id and records the delivery as `queued`. Answers
+   * `false`, recording nothing, when the id was claimed less than `dedupeTtlMs` ago (a duplicate).
+   * With `dedupeTtlMs` 0, deduplication is off: always records and answers `true`.
+   * The receiver sends its 2xx only after this has settled, so a durable store settles once the
+   * delivery is on disk.
+   */
+  accept(delivery: Delivery, dedupeTtlMs: number): boolean | Promise<boolean>;
+  /** Records the outcome of an attempt (`running`, `queued` for a retry, `succeeded`, `dead`). */
+  update(id: string, update: DeliveryUpdate): void | Promise<void>;
+  /** Deliveries accepted but not finished (queued or running), oldest first: re-queued at start. */
+  unfinished(): readonly StoredDelivery[] | Promise<readonly StoredDelivery[]>;
+  /** The dead letters, oldest first. */
+  deadLetters(): readonly DeadLetter[] | Promise<readonly DeadLetter[]>;
+  /** Releases resources (file handles, connections). */
+  close(): void | Promise<void>;
+}

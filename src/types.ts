@@ -1,0 +1,223 @@
+import type { z } from 'zod';
+import type { WebhookError } from './errors.ts';
+
+/** How a provider's bodies are encoded on the wire. */
+export type BodyType = 'json' | 'form';
+
+/** A read-only view of the incoming request, the same for every adapter. */
+export interface RequestView {
+  /** The HTTP method, upper case. */
+  readonly method: string;
+  /** Path and query as received. May hold a secret token: log it only through `redactUrl`. */
+  readonly url: string;
+  /** A request header by lower-case name; several values are joined with `, `. */
+  header(name: string): string | undefined;
+  /** A query-string parameter of `url` (the first one when repeated). */
+  query(name: string): string | undefined;
+  /** Route parameters set by the router (Express `req.params`); empty for plain `node:http`. */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** What an authentication strategy sees: the request and its raw body bytes (after inflation). */
+export interface VerifyContext extends RequestView {
+  /** The body exactly as received (inflated when `Content-Encoding` was set), before any parsing. */
+  readonly rawBody: Buffer;
+}
+
+/**
+ * An authentication strategy: resolves to `true` when the request is genuine. It must not throw
+ * for a bad request (answer `false`); a throw is treated as a failed authentication and logged.
+ */
+export type Verifier = (ctx: VerifyContext) => boolean | Promise<boolean>;
+
+/** Zod schemas keyed by event type. */
+export type EventSchemas = Record<string, z.ZodType>;
+
+/** Extra names a handler can subscribe with, each standing for several event types. */
+export type ProviderAliases = Readonly<Record<string, readonly string[]>>;
+
+/** The input of a provider's dedupe-id function. */
+export interface DedupeInput {
+  /** The event type. */
+  readonly type: string;
+  /** The validated payload. */
+  readonly payload: unknown;
+  /** The raw body bytes. */
+  readonly rawBody: Buffer;
+  /** A request header by lower-case name. */
+  header(name: string): string | undefined;
+}
+
+/**
+ * A sender of webhooks: how to authenticate, decode, type and deduplicate its deliveries.
+ * Build one with {@link defineProvider}; the factories for the supported services return one.
+ */
+export interface Provider<
+  E extends EventSchemas = EventSchemas,
+  U extends z.ZodType = z.ZodType,
+  A extends ProviderAliases = ProviderAliases,
+> {
+  /** A short name, e.g. `firecrawl`: it is the `provider` of every event and appears in logs. */
+  readonly name: string;
+  /** The body encodings the provider sends; the first is assumed when no `Content-Type` is sent. */
+  readonly bodyTypes: readonly BodyType[];
+  /** Authenticates a request on its raw bytes, before anything is parsed. */
+  readonly verify: Verifier;
+  /** One zod schema per known event type: handler payload types are inferred from these. */
+  readonly events: E;
+  /** The schema for event types not in `events`: such events are accepted and reach `onAny`. */
+  readonly envelope: U;
+  /** Reads the event type from the decoded (not yet validated) body. */
+  readonly eventType: (body: unknown, request: RequestView) => string | undefined;
+  /** The delivery's dedupe id: the same for a retry of the same notification. */
+  readonly dedupeId: (input: DedupeInput) => string;
+  /** Extra subscription names, e.g. `{ page: ['crawl.page', 'batch_scrape.page'] }`. */
+  readonly aliases: A;
+}
+
+/** Any provider; used as a constraint. */
+export type AnyProvider = Provider<EventSchemas, z.ZodType, ProviderAliases>;
+
+/** The normalized event every handler receives, whatever the provider. */
+export interface WebhookEvent<T extends string = string, P = unknown> {
+  /** The delivery's dedupe id: stable across the sender's retries of one notification. */
+  readonly id: string;
+  /** The event type, e.g. `crawl.page`, `ACTOR.RUN.SUCCEEDED`, `scrapingjob.finished`. */
+  readonly type: T;
+  /** The provider's name. */
+  readonly provider: string;
+  /** The body, validated by the event's zod schema and typed from it. */
+  readonly payload: P;
+  /** When the delivery was accepted. */
+  readonly receivedAt: Date;
+  /** 1 for the first run of the handlers, 2 for the first retry, and so on. */
+  readonly attempt: number;
+}
+
+/** The event types a provider knows. */
+export type EventName<P extends AnyProvider> = keyof P['events'] & string;
+
+/** The event of one known type (a union when `N` is a union). */
+export type KnownEvent<P extends AnyProvider, N extends EventName<P> = EventName<P>> = N extends unknown
+  ? WebhookEvent<N, z.output<P['events'][N]>>
+  : never;
+
+/** An event whose type the provider does not know, validated by its envelope schema. */
+export type UnknownEvent<P extends AnyProvider> = WebhookEvent<string, z.output<P['envelope']>>;
+
+/** What `onAny` handlers receive. */
+export type AnyEvent<P extends AnyProvider> = KnownEvent<P> | UnknownEvent<P>;
+
+type Prefixes<N extends string> = N extends `${infer H}.${infer R}` ? H | `${H}.${Prefixes<R>}` : never;
+
+/** What `on()` accepts: an event type, a dotted prefix wildcard such as `crawl.*`, or an alias. */
+export type EventPattern<P extends AnyProvider> =
+  | EventName<P>
+  | `${Prefixes<EventName<P>>}.*`
+  | (keyof P['aliases'] & string);
+
+/** The event types a pattern matches. */
+export type MatchedName<P extends AnyProvider, Pat extends string> = Pat extends EventName<P>
+  ? Pat
+  : Pat extends `${infer Pre}.*`
+    ? Extract<EventName<P>, `${Pre}.${string}`>
+    : Pat extends keyof P['aliases']
+      ? Extract<P['aliases'][Pat][number], EventName<P>>
+      : never;
+
+/** The event a handler registered with a pattern receives. */
+export type EventFor<P extends AnyProvider, Pat extends string> = KnownEvent<P, MatchedName<P, Pat>>;
+
+/** Passed to every handler call. */
+export interface HandlerContext {
+  /** Aborted when the handler times out (`handlerTimeoutMs`) or when `close()` gives up waiting. */
+  readonly signal: AbortSignal;
+  /** The receiver's logger. */
+  readonly logger: Logger;
+}
+
+/** A handler: may be async; a throw or rejection counts as a failed attempt and is retried. */
+export type Handler<Ev> = (event: Ev, ctx: HandlerContext) => unknown;
+
+/** Called once a delivery has failed for good, after its retries (it is then a dead letter). */
+export type ErrorHandler<P extends AnyProvider> = (error: WebhookError, event: AnyEvent<P>) => unknown;
+
+/** A request that failed schema validation, handed to `onInvalid` so it can be inspected or replayed. */
+export interface InvalidDelivery {
+  /** The provider's name. */
+  readonly provider: string;
+  /** The event type, when one could be read. */
+  readonly type: string | undefined;
+  /** The `payload.invalid` error with the failing paths. */
+  readonly error: WebhookError;
+  /** The decoded body that failed validation. */
+  readonly body: unknown;
+  /** The raw body bytes (they may hold secrets some senders embed: handle with care). */
+  readonly rawBody: Buffer;
+  /** All request headers, lower-case (signature headers included, so the request can be replayed). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** A pino-compatible logging function. */
+export interface LogFn {
+  (obj: object, msg?: string): void;
+  (msg: string): void;
+}
+
+/** A pino-compatible logger: pass `pino()` or `console`-like objects with these four methods. */
+export interface Logger {
+  debug: LogFn;
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+}
+
+/** A delivery accepted by the receiver: the event without its attempt number. */
+export interface Delivery {
+  readonly id: string;
+  readonly type: string;
+  readonly provider: string;
+  readonly payload: unknown;
+  readonly receivedAt: Date;
+}
+
+/** A delivery that failed for good. */
+export interface DeadLetter {
+  /** The delivery's id (its dedupe id). */
+  readonly id: string;
+  /** The event as the last attempt saw it. */
+  readonly event: WebhookEvent;
+  /** The last error. */
+  readonly error: SerializedError;
+  /** How many attempts were made. */
+  readonly attempts: number;
+}
+
+/** An error as stored with a dead letter. */
+export interface SerializedError {
+  readonly type: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+/** Counters for health checks and metrics, from `receiver.stats()`. */
+export interface ReceiverStats {
+  /** Requests that reached the receiver. */
+  received: number;
+  /** Deliveries acknowledged with 202 and queued. */
+  accepted: number;
+  /** Deliveries acknowledged as duplicates and not dispatched again. */
+  duplicates: number;
+  /** Requests refused, by error type (`unauthorized`, `payload.invalid`, `queue.full`, ...). */
+  rejected: Partial<Record<string, number>>;
+  /** Deliveries waiting to run (including those waiting for a retry). */
+  queued: number;
+  /** Deliveries whose handlers are running. */
+  running: number;
+  /** Deliveries whose handlers all succeeded. */
+  succeeded: number;
+  /** Failed attempts that were scheduled again. */
+  retried: number;
+  /** Deliveries that failed for good. */
+  dead: number;
+}
