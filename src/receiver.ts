@@ -75,6 +75,13 @@ export interface ReceiverOptions<P extends AnyProvider> {
    */
   store?: Store;
   /**
+   * Runs events with the same key one at a time, in arrival order (each waits until the one
+   * before it succeeded or became a dead letter); events with different keys, or no key
+   * (`undefined`), run in parallel.
+   * @example orderBy: (event) => event.payload.id // a Firecrawl job's started, pages, completed in order
+   */
+  orderBy?: (event: AnyEvent<P>) => string | undefined;
+  /**
    * Where deliveries wait and run. The default is an in-process queue (p-queue) over `store`.
    * @default an in-process queue
    */
@@ -169,6 +176,10 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
   const limit = parseLimit(options.limit ?? '10mb');
   const logger = options.logger ?? silentLogger;
+  const { orderBy } = options;
+  if (orderBy !== undefined && typeof orderBy !== 'function') {
+    throw new TypeError(`Expected \`orderBy\` to be a function, got ${typeof orderBy}`);
+  }
   if (options.store !== undefined && options.queue !== undefined) {
     throw new TypeError('Expected either `store` or `queue`, got both: a queue backend keeps its own state');
   }
@@ -251,6 +262,17 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     logger,
     run,
     retryDelay: (attempt) => backoffDelay(attempt, minDelayMs, maxDelayMs),
+    orderKey: orderBy
+      ? (delivery) => {
+          try {
+            return orderBy({ ...delivery, attempt: 1 } as AnyEvent<P>);
+          } catch (error) {
+            // The delivery is already accepted: run it unordered rather than lose it.
+            logger.error({ err: error, id: delivery.id }, 'scrapehook: orderBy threw; the delivery runs unordered');
+            return undefined;
+          }
+        }
+      : () => undefined,
     succeeded() {
       counters.succeeded++;
     },

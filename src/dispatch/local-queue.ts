@@ -9,6 +9,8 @@ interface Entry {
   attempts: number;
   /** Handlers that already succeeded for this delivery, not run again on a retry. */
   readonly done: Set<unknown>;
+  /** The ordering key, if the receiver has `orderBy`. */
+  readonly key: string | undefined;
 }
 
 /**
@@ -26,6 +28,8 @@ export class LocalQueue implements ReceiverQueue {
   /** Slots taken by enqueues whose store write has not settled yet. */
   #reserved = 0;
   readonly #timers = new Map<NodeJS.Timeout, Entry>();
+  /** Per ordering key, the deliveries waiting behind the one that holds the key. */
+  readonly #lines = new Map<string, Entry[]>();
   #closing = false;
   #recovered: Promise<void> = Promise.resolve();
   readonly #idleWaiters = new Set<() => void>();
@@ -69,7 +73,7 @@ export class LocalQueue implements ReceiverQueue {
     const letter = (await this.#store.deadLetters()).find((l) => l.id === id);
     if (!letter) throw new RangeError(`No dead letter with id ${JSON.stringify(id)}`);
     const { attempt: _attempt, ...delivery } = letter.event;
-    const entry: Entry = { delivery, attempts: letter.attempts, done: new Set() };
+    const entry: Entry = { delivery, attempts: letter.attempts, done: new Set(), key: undefined };
     this.#waiting++;
     await this.#queue
       .add(async () => {
@@ -111,15 +115,44 @@ export class LocalQueue implements ReceiverQueue {
 
   #accepted(delivery: Delivery, accepted: boolean): EnqueueResult {
     if (!accepted) return 'duplicate';
-    this.#schedule({ delivery, attempts: 0, done: new Set() });
+    this.#admit(delivery, 0);
     return 'accepted';
+  }
+
+  /** Schedules a delivery, or queues it behind the delivery holding its ordering key. */
+  #admit(delivery: Delivery, attempts: number): void {
+    const key = this.#runtime.orderKey(delivery);
+    const entry: Entry = { delivery, attempts, done: new Set(), key };
+    if (key !== undefined) {
+      const line = this.#lines.get(key);
+      if (line) {
+        line.push(entry);
+        this.#waiting++;
+        return;
+      }
+      this.#lines.set(key, []);
+    }
+    this.#schedule(entry);
+  }
+
+  /** A delivery is finished (succeeded or dead): let the next one with its key go. */
+  #finished(entry: Entry): void {
+    if (entry.key === undefined) return;
+    const line = this.#lines.get(entry.key);
+    const next = line?.shift();
+    if (next === undefined) {
+      this.#lines.delete(entry.key);
+      return;
+    }
+    this.#waiting--;
+    this.#schedule(next);
   }
 
   async #recover(): Promise<void> {
     const unfinished = await this.#store.unfinished();
     for (const stored of unfinished) {
       const { attempts, state: _state, error: _error, ...delivery } = stored;
-      this.#schedule({ delivery, attempts, done: new Set() });
+      this.#admit(delivery, attempts);
     }
     if (unfinished.length > 0) {
       this.#runtime.logger.info({ count: unfinished.length }, 'scrapehook: re-queued deliveries accepted before a restart');
@@ -133,6 +166,7 @@ export class LocalQueue implements ReceiverQueue {
         this.#waiting--;
         const error = await this.#attempt(entry);
         if (error) await this.#failed(entry, error);
+        else this.#finished(entry);
       })
       .catch((error: unknown) => {
         // Only a failing store write can land here; the delivery stays unfinished in a durable store.
@@ -164,6 +198,7 @@ export class LocalQueue implements ReceiverQueue {
     if (attempts >= this.#runtime.attempts) {
       await this.#store.update(delivery.id, { state: 'dead', attempts, error: serialize(error) });
       this.#runtime.dead(delivery, attempts, error);
+      this.#finished(entry);
       return;
     }
     await this.#store.update(delivery.id, { state: 'queued', attempts, error: serialize(error) });

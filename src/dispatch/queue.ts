@@ -16,6 +16,12 @@ export interface QueueRuntime {
   readonly dedupeTtlMs: number;
   readonly logger: Logger;
   /**
+   * The ordering key of a delivery (the receiver's `orderBy`), or `undefined` for none: deliveries
+   * with the same key run one at a time in arrival order, each waiting until the one before it
+   * succeeded or became a dead letter; different keys run in parallel.
+   */
+  orderKey(delivery: Delivery): string | undefined;
+  /**
    * Runs one attempt of a delivery: every matching handler, each bounded by the handler timeout.
    * Resolves when all succeeded; rejects with a `handler.failed` or `handler.timeout` WebhookError.
    * Handlers in `skip` (already succeeded in an earlier attempt in this process) are not run again,
