@@ -1,0 +1,72 @@
+// Benchmark variants: name -> async factory.
+//
+// A factory returns either a request listener `(req, res) => void` (an Express
+// app is one), or an object { listener, stats?, close?, dedupes? }:
+//   listener  the request listener given to http.createServer
+//   stats()   extra counters reported by the server at the end (e.g. events handled)
+//   close()   async cleanup before the server process exits (stores, queues)
+// Mark variants that deduplicate by webhookId with `dedupes: true` in `meta` so the
+// harness can flag runs in which the load generator had to repeat bodies.
+//
+// Libraries are imported lazily inside the factories, so the orchestrator can list
+// variants without loading Express or the built library.
+//
+// To add a variant: add an entry to `variants` (and, if it needs the built library,
+// set `needsBuild: true` in `meta`).
+
+export const variants = {
+  'node-bare': async () => (req, res) => {
+    // Read the body without keeping it.
+    req.on('data', () => {});
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    });
+  },
+
+  'express-drain': async () => {
+    const { default: express } = await import('express');
+    const app = express();
+    app.post('/hook', (req, res) => {
+      req.on('data', () => {});
+      req.on('end', () => res.status(200).send('ok'));
+    });
+    return app;
+  },
+
+  'express-json': async () => {
+    const { default: express } = await import('express');
+    const app = express();
+    app.post('/hook', express.json({ limit: '10mb' }), (req, res) => res.status(200).send('ok'));
+    return app;
+  },
+
+  'scrapehook-node': async () => {
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { hooks, stats } = createBenchReceiver();
+    return { listener: hooks.nodeHandler(), stats, close: () => closeReceiver(hooks) };
+  },
+
+  'scrapehook-express': async () => {
+    const { default: express } = await import('express');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { hooks, stats } = createBenchReceiver();
+    const app = express();
+    app.post('/hook', hooks.middleware());
+    return { listener: app, stats, close: () => closeReceiver(hooks) };
+  },
+};
+
+/** Per-variant facts for the orchestrator. */
+export const meta = {
+  'node-bare': { baseline: true },
+  'express-drain': { baseline: true },
+  'express-json': { baseline: true },
+  'scrapehook-node': { needsBuild: true, dedupes: true },
+  'scrapehook-express': { needsBuild: true, dedupes: true },
+};
+
+async function closeReceiver(hooks) {
+  // The receiver API may offer close() (drain the queue); tolerate its absence.
+  if (typeof hooks.close === 'function') await hooks.close();
+}
