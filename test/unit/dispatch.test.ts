@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay } from '../../src/dispatch/backoff.ts';
+import { DedupeMemory } from '../../src/dispatch/dedupe.ts';
+import { redactUrl } from '../../src/index.ts';
+
+describe('DedupeMemory', () => {
+  it('claims an id once within its TTL and again after it expired', () => {
+    const memory = new DedupeMemory(1000, 10);
+    expect(memory.claim('a', 0)).toBe(true);
+    expect(memory.claim('a', 999)).toBe(false);
+    expect(memory.claim('a', 1000)).toBe(true);
+  });
+
+  it('forgets the oldest ids beyond max, and released ids', () => {
+    const memory = new DedupeMemory(60_000, 2);
+    memory.claim('a', 0);
+    memory.claim('b', 1);
+    memory.claim('c', 2);
+    expect(memory.size).toBe(2);
+    expect(memory.claim('a', 3)).toBe(true);
+    expect(memory.claim('c', 3)).toBe(false);
+    memory.release('c');
+    expect(memory.claim('c', 4)).toBe(true);
+  });
+});
+
+describe('backoffDelay()', () => {
+  it('doubles from minDelayMs up to maxDelayMs, with jitter in the upper half', () => {
+    expect(backoffDelay(1, 100, 10_000, () => 0)).toBe(50);
+    expect(backoffDelay(1, 100, 10_000, () => 1)).toBe(100);
+    expect(backoffDelay(4, 100, 10_000, () => 1)).toBe(800);
+    expect(backoffDelay(20, 100, 10_000, () => 1)).toBe(10_000);
+    expect(backoffDelay(20, 100, 10_000, () => 0)).toBe(5000);
+  });
+});
+
+describe('redactUrl()', () => {
+  it('replaces route-parameter segments and every query value', () => {
+    expect(redactUrl('/hooks/apify/s3cr%65t?token=abc&x', { token: 's3cret' })).toBe('/hooks/apify/:token?token=[redacted]&x');
+    expect(redactUrl('/hooks')).toBe('/hooks');
+  });
+});
