@@ -213,24 +213,55 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     return out;
   }
 
+  /** Controllers of handler calls in progress whose handler read `ctx.signal`. */
+  const activeControllers = new Set<AbortController>();
+
   function callHandler(handler: AnyHandler, event: WebhookEvent): Promise<unknown> {
-    const controller = new AbortController();
-    const onClose = () => controller.abort(closeController.signal.reason);
-    if (closeController.signal.aborted) onClose();
-    else closeController.signal.addEventListener('abort', onClose, { once: true });
-    const ctx: HandlerContext = { signal: controller.signal, logger };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new WebhookError('handler.timeout', `A ${event.type} handler took longer than ${handlerTimeoutMs} ms`);
-        controller.abort(error);
-        reject(error);
+    // The AbortController is made only when the handler reads ctx.signal: most handlers never do,
+    // and an AbortController costs more than the rest of a call (EventTarget set-up).
+    let controller: AbortController | undefined;
+    let abortedBy: unknown;
+    const ctx: HandlerContext = {
+      get signal() {
+        if (controller === undefined) {
+          controller = new AbortController();
+          if (abortedBy !== undefined) controller.abort(abortedBy);
+          else if (closeController.signal.aborted) controller.abort(closeController.signal.reason);
+          else activeControllers.add(controller);
+        }
+        return controller.signal;
+      },
+      logger,
+    };
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        abortedBy = new WebhookError('handler.timeout', `A ${event.type} handler took longer than ${handlerTimeoutMs} ms`);
+        controller?.abort(abortedBy);
+        settle();
+        reject(abortedBy);
       }, handlerTimeoutMs);
-    });
-    const run = new Promise<unknown>((resolve) => resolve(handler(event, ctx)));
-    return Promise.race([run, timeout]).finally(() => {
-      clearTimeout(timer);
-      closeController.signal.removeEventListener('abort', onClose);
+      const settle = () => {
+        clearTimeout(timer);
+        if (controller) activeControllers.delete(controller);
+      };
+      let result: unknown;
+      try {
+        result = handler(event, ctx);
+      } catch (error) {
+        settle();
+        reject(error);
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
     });
   }
 
@@ -387,6 +418,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
         const { queued, running } = queue.counts();
         logger.error({ queued, running }, 'scrapehook: close() timed out; aborting running handlers');
         closeController.abort(new WebhookError('handler.timeout', 'The receiver closed before the handler finished'));
+        for (const controller of activeControllers) controller.abort(closeController.signal.reason);
+        activeControllers.clear();
       });
       return closing;
     },

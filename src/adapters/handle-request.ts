@@ -91,6 +91,8 @@ export function createPipeline(state: PipelineState) {
     const payload: unknown = result.data;
     const id = provider.dedupeId({ type, payload, rawBody, header: view.header });
     const delivery: Delivery = { id, type, provider: provider.name, payload, receivedAt: new Date() };
+    // close() may have started while the body was read: accept nothing after the drain began.
+    if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
     const pending = state.enqueue(delivery);
     const outcome = typeof pending === 'string' ? pending : await pending;
     if (outcome === 'full') throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
