@@ -144,7 +144,14 @@ async function startLoadgen(payload) {
 async function load(loadgen, port, duration, reset) {
   const id = ++runId;
   loadgen.child.send({ type: 'run', id, port, duration, connections: config.connections, reset });
-  const msg = await waitMessage(loadgen.child, 'result', (duration + 45) * 1000, id);
+  let msg;
+  try {
+    msg = await waitMessage(loadgen.child, 'result', (duration + 45) * 1000, id);
+  } catch (err) {
+    // A hung or dead load generator: kill it; the main loop starts a new one.
+    loadgen.child.kill('SIGKILL');
+    throw err;
+  }
   if (msg.error) throw new Error(`load generator: ${msg.error}`);
   return msg;
 }
@@ -376,7 +383,7 @@ for (const payload of config.payloads) {
       fmtPct(v.serverCpuFraction),
       f(v.maxRSSMB),
       fmtPct(v.loadgenCpuFraction),
-      v.non2xx + v.errors > 0 ? `!! ${v.non2xx}/${v.errors}` : '0',
+      ((v.failedRounds ? `!! FAILED ${v.failedRounds}/${v.rounds} ` : '') + (v.non2xx + v.errors > 0 ? `!! ${v.non2xx}/${v.errors}` : v.failedRounds ? '' : '0')).trim(),
     ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
