@@ -1,0 +1,175 @@
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { DeadLetter, SerializedError } from '../../types.ts';
+import type { DeliveryState, StoredDelivery } from '../types.ts';
+
+/** A better-sqlite3 connection. */
+export type Database = BetterSqlite3.Database;
+
+/** The schema version this code writes; bumped with each migration. */
+export const SCHEMA_VERSION = 1;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * better-sqlite3 is an optional peer dependency: it is loaded only when a SQLite store is opened,
+ * so `import 'scrapehook'` works without it.
+ */
+function loadBetterSqlite3(): typeof BetterSqlite3 {
+  try {
+    return require('better-sqlite3') as typeof BetterSqlite3;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+      throw new Error('sqliteStore() needs the optional peer dependency better-sqlite3: npm install better-sqlite3', { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** How SQLite syncs a commit: `full` survives a power loss, `normal` only a process crash. */
+export type Synchronous = 'full' | 'normal';
+
+export interface OpenOptions {
+  /** Refuse to create the file (the CLI must not create an empty database from a typo). */
+  readonly mustExist?: boolean;
+  readonly busyTimeoutMs: number;
+  readonly synchronous: Synchronous;
+}
+
+/** Opens (and creates or migrates) a scrapehook database in WAL mode. */
+export function openDatabase(path: string, options: OpenOptions): Database {
+  const Sqlite = loadBetterSqlite3();
+  const db = new Sqlite(path, { fileMustExist: options.mustExist === true, timeout: options.busyTimeoutMs });
+  try {
+    // WAL: readers (the CLI) never block the receiver's writes, and a commit appends to one file.
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    migrate(db, path);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function migrate(db: Database, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === SCHEMA_VERSION) return;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`${path} was written by a newer scrapehook (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade scrapehook`);
+  }
+  db.transaction(() => {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS deliveries (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT    NOT NULL UNIQUE,
+        type        TEXT    NOT NULL,
+        provider    TEXT    NOT NULL,
+        payload     TEXT    NOT NULL,
+        received_at INTEGER NOT NULL,
+        state       TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'dead')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        error       TEXT,
+        updated_at  INTEGER NOT NULL
+      );
+      -- Pruning finished deliveries, and listing dead letters, without scanning the table.
+      CREATE INDEX IF NOT EXISTS deliveries_succeeded ON deliveries (updated_at) WHERE state = 'succeeded';
+      CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (seq) WHERE state = 'dead';
+      -- Dedupe ids outlive the deliveries' retention (48 h by default), so they have their own table.
+      CREATE TABLE IF NOT EXISTS dedupe (
+        id         TEXT    PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS dedupe_expires ON dedupe (expires_at);
+      -- Dead letters an operator re-queued (scrapehook replay) for the running receiver to pick up.
+      CREATE TABLE IF NOT EXISTS requeued (
+        id TEXT    PRIMARY KEY,
+        at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/** A `deliveries` row as read back. */
+export interface DeliveryRow {
+  id: string;
+  type: string;
+  provider: string;
+  payload: string;
+  received_at: number;
+  state: DeliveryState;
+  attempts: number;
+  error: string | null;
+}
+
+export const SELECT_DELIVERY = 'SELECT id, type, provider, payload, received_at, state, attempts, error FROM deliveries';
+
+export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
+  const stored: {
+    -readonly [K in keyof StoredDelivery]: StoredDelivery[K];
+  } = {
+    id: row.id,
+    type: row.type,
+    provider: row.provider,
+    payload: JSON.parse(row.payload) as unknown,
+    receivedAt: new Date(row.received_at),
+    state: row.state,
+    attempts: row.attempts,
+  };
+  if (row.error !== null) stored.error = JSON.parse(row.error) as SerializedError;
+  return stored;
+}
+
+export function toDeadLetter(row: DeliveryRow): DeadLetter {
+  const { state: _state, attempts, error, ...delivery } = toStoredDelivery(row);
+  return {
+    id: row.id,
+    event: { ...delivery, attempt: attempts },
+    error: error ?? { type: 'handler.failed', message: 'unknown error' },
+    attempts,
+  };
+}
+
+/** Counts per state, for `scrapehook stats`. */
+export interface SqliteCounts {
+  queued: number;
+  running: number;
+  succeeded: number;
+  dead: number;
+  /** Dead letters re-queued by an operator and not yet picked up by a receiver. */
+  requeued: number;
+  /** Dedupe ids remembered (not expired). */
+  dedupeIds: number;
+}
+
+export function countStates(db: Database, now = Date.now()): SqliteCounts {
+  const counts: SqliteCounts = { queued: 0, running: 0, succeeded: 0, dead: 0, requeued: 0, dedupeIds: 0 };
+  const rows = db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all() as { state: DeliveryState; n: number }[];
+  for (const { state, n } of rows) counts[state] = n;
+  counts.requeued = (db.prepare('SELECT COUNT(*) AS n FROM requeued').get() as { n: number }).n;
+  counts.dedupeIds = (db.prepare('SELECT COUNT(*) AS n FROM dedupe WHERE expires_at > ?').get(now) as { n: number }).n;
+  return counts;
+}
+
+/**
+ * Puts dead letters back in the `queued` state and flags them for the running receiver, which
+ * polls the flags (or re-queues every unfinished delivery at its next start). Answers the ids
+ * re-queued; `ids` undefined means every dead letter.
+ */
+export function requeueDeadLetters(db: Database, ids: readonly string[] | undefined, now = Date.now()): string[] {
+  const flag = db.prepare('INSERT OR REPLACE INTO requeued (id, at) VALUES (?, ?)');
+  const revive = db.prepare("UPDATE deliveries SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'dead'");
+  return db
+    .transaction((): string[] => {
+      const targets = ids ?? (db.prepare("SELECT id FROM deliveries WHERE state = 'dead' ORDER BY seq").pluck().all() as string[]);
+      const done: string[] = [];
+      for (const id of targets) {
+        if (revive.run(now, id).changes === 0) continue;
+        flag.run(id, now);
+        done.push(id);
+      }
+      return done;
+    })
+    .immediate();
+}
