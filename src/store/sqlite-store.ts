@@ -51,10 +51,15 @@ export interface SqliteStoreOptions {
   logger?: Logger;
 }
 
-/** A {@link Store} on a SQLite file. */
+/** A {@link Store} on a SQLite file: reads answer synchronously, accepts once committed. */
 export interface SqliteStore extends Store {
   /** The database file. */
   readonly path: string;
+  accept(delivery: Delivery, dedupeTtlMs: number): Promise<boolean>;
+  update(id: string, update: DeliveryUpdate): void;
+  unfinished(): StoredDelivery[];
+  deadLetters(): DeadLetter[];
+  close(): void;
   /**
    * Calls `listener` with each dead letter an operator re-queued (`scrapehook replay`) while this
    * process runs, so that its handlers run it again. Answers a function that stops watching.
