@@ -33,6 +33,8 @@ export class LocalQueue implements ReceiverQueue {
   #closing = false;
   #recovered: Promise<void> = Promise.resolve();
   readonly #idleWaiters = new Set<() => void>();
+  /** Stops watching the store for deliveries re-queued from outside (`Store.watch`). */
+  #unwatch: (() => void) | undefined;
 
   constructor(store: Store) {
     this.#store = store;
@@ -95,6 +97,7 @@ export class LocalQueue implements ReceiverQueue {
 
   async close(timeoutMs: number): Promise<boolean> {
     this.#closing = true;
+    this.#unwatch?.();
     // Cut waiting backoffs short: run every pending retry now rather than drop it.
     for (const [timer, entry] of this.#timers) {
       clearTimeout(timer);
@@ -157,6 +160,14 @@ export class LocalQueue implements ReceiverQueue {
     if (unfinished.length > 0) {
       this.#runtime.logger.info({ count: unfinished.length }, 'scrapehook: re-queued deliveries accepted before a restart');
     }
+    // After recovery, so that a delivery re-queued before the start is not admitted twice.
+    if (this.#closing) return;
+    this.#unwatch = this.#store.watch?.((stored) => {
+      if (this.#closing) return; // It stays queued in the store and runs at the next start.
+      const { attempts, state: _state, error: _error, ...delivery } = stored;
+      this.#runtime.logger.info({ id: delivery.id }, 'scrapehook: running a delivery re-queued from outside (replay)');
+      this.#admit(delivery, attempts);
+    });
   }
 
   #schedule(entry: Entry): void {

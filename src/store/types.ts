@@ -41,6 +41,13 @@ export interface Store {
   unfinished(): readonly StoredDelivery[] | Promise<readonly StoredDelivery[]>;
   /** The dead letters, oldest first. */
   deadLetters(): readonly DeadLetter[] | Promise<readonly DeadLetter[]>;
+  /**
+   * Optional: calls `listener` with each delivery queued again from outside this process (an
+   * operator's `scrapehook replay` on a durable store), so that the running receiver's handlers
+   * run it. The in-process queue subscribes once it has re-queued `unfinished()` at start. Answers
+   * a function that stops watching.
+   */
+  watch?(listener: (delivery: StoredDelivery) => void): () => void;
   /** Releases resources (file handles, connections). */
   close(): void | Promise<void>;
 }
