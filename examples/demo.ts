@@ -1,0 +1,28 @@
+// `npm start`: every provider in one Express app, on PORT (default 3000), with the in-memory queue.
+// Handled events are JSON lines on stdout; everything else goes to stderr.
+import { createDemoApp } from './demo-app.ts';
+
+const demo = createDemoApp(process.env);
+for (const [name, value] of Object.entries(demo.generated)) {
+  console.error(`${name} is not set; generated for this run: ${value}`);
+}
+
+const port = Number(process.env.PORT ?? 3000);
+const server = demo.app.listen(port, () => {
+  console.error(`scrapehook demo on http://localhost:${port}`);
+  console.error('  POST /webhooks/firecrawl   POST /webhooks/standard');
+  console.error('  POST /webhooks/{apify,thordata,webscraper}/<token>   GET /healthz');
+});
+
+// Graceful shutdown: stop taking connections, let the receivers answer 503 to stragglers, and
+// wait for queued handlers (an acknowledged delivery in memory is lost if the process just exits).
+async function shutdown(signal: string): Promise<void> {
+  console.error(`${signal}: draining`);
+  const closed = new Promise((resolve) => server.close(resolve));
+  server.closeIdleConnections();
+  await demo.close();
+  await closed;
+  console.error('bye');
+}
+process.once('SIGINT', () => void shutdown('SIGINT'));
+process.once('SIGTERM', () => void shutdown('SIGTERM'));

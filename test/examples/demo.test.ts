@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createDemoApp } from '../../examples/demo-app.ts';
+import {
+  apifyDelivery,
+  firecrawlDelivery,
+  sendDelivery,
+  standardWebhookDelivery,
+  thordataDelivery,
+  webScraperDelivery,
+} from '../../src/testing/index.ts';
+
+const env = {
+  FIRECRAWL_WEBHOOK_SECRET: 'demo-firecrawl-secret',
+  APIFY_WEBHOOK_TOKEN: 'demo-apify-token',
+  THORDATA_WEBHOOK_TOKEN: 'demo-thordata-token',
+  WEBSCRAPER_WEBHOOK_TOKEN: 'demo-webscraper-token',
+  STANDARD_WEBHOOK_SECRET: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+};
+
+let cleanup: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
+
+describe('examples/demo-app.ts', () => {
+  it('responds 202 to one delivery per provider, logs one JSON line each, and imports the finished job', async () => {
+    const lines: string[] = [];
+    const fetched: number[] = [];
+    const demo = createDemoApp(env, {
+      write: (line) => void lines.push(line),
+      fetchJobRecords: async (jobId) => {
+        fetched.push(jobId);
+        return [{ row: 1 }, { row: 2 }];
+      },
+    });
+    const server = http.createServer(demo.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup = async () => {
+      await demo.close();
+      await new Promise((resolve) => server.close(resolve));
+    };
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect(demo.generated).toEqual({});
+
+    const deliveries = [
+      firecrawlDelivery({ secret: env.FIRECRAWL_WEBHOOK_SECRET }),
+      apifyDelivery({ token: env.APIFY_WEBHOOK_TOKEN }),
+      thordataDelivery({ token: env.THORDATA_WEBHOOK_TOKEN }),
+      webScraperDelivery({ token: env.WEBSCRAPER_WEBHOOK_TOKEN }),
+      standardWebhookDelivery({ secret: env.STANDARD_WEBHOOK_SECRET, type: 'crawl.page', data: { url: 'https://example.com' } }),
+    ];
+    for (const delivery of deliveries) {
+      expect((await sendDelivery(base, delivery)).status, delivery.path).toBe(202);
+    }
+    expect((await sendDelivery(base, webScraperDelivery({ token: 'wrong' }))).status).toBe(401);
+    await Promise.all(Object.values(demo.receivers).map((hooks) => hooks.onIdle()));
+
+    const logged = lines.map((line) => JSON.parse(line) as { provider: string; type: string; id: string });
+    expect(logged.map(({ provider, type }) => `${provider} ${type}`).sort()).toEqual([
+      'apify ACTOR.RUN.SUCCEEDED',
+      'firecrawl crawl.page',
+      'standard-webhooks crawl.page',
+      'thordata ACTOR.RUN.SUCCEEDED',
+      'webscraper scrapingjob.finished',
+    ]);
+    for (const entry of logged) expect(entry.id).toEqual(expect.any(String));
+    // Ids and types only: no payload reaches the log (Thordata's carries the account key).
+    expect(lines.join('\n')).not.toContain('apiKey');
+    expect(fetched).toEqual([1234]);
+
+    const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http.get(`${base}/healthz`, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on('error', reject);
+    });
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toMatchObject({
+      status: 'ok',
+      imported: { jobs: 1, records: 2 },
+      receivers: { firecrawl: { accepted: 1 }, webscraper: { accepted: 1, rejected: { unauthorized: 1 } }, standard: { accepted: 1 } },
+    });
+  });
+
+  it('generates the secrets that are not set', () => {
+    const demo = createDemoApp({}, { write: () => {} });
+    cleanup = () => demo.close();
+    expect(Object.keys(demo.generated).sort()).toEqual([
+      'APIFY_WEBHOOK_TOKEN',
+      'FIRECRAWL_WEBHOOK_SECRET',
+      'STANDARD_WEBHOOK_SECRET',
+      'THORDATA_WEBHOOK_TOKEN',
+      'WEBSCRAPER_WEBHOOK_TOKEN',
+    ]);
+    expect(demo.generated.STANDARD_WEBHOOK_SECRET).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    expect(new Set(Object.values(demo.generated)).size).toBe(5);
+  });
+});
