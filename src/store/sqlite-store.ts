@@ -7,7 +7,6 @@ import {
   toStoredDelivery,
   type Database,
   type DeliveryRow,
-  type Synchronous,
 } from './sqlite/database.ts';
 import type { DeliveryUpdate, Store, StoredDelivery } from './types.ts';
 
@@ -26,7 +25,7 @@ export interface SqliteStoreOptions {
    * through a power loss; `'normal'` only through a crash of the process, and is cheaper.
    * @default 'full'
    */
-  synchronous?: Synchronous;
+  synchronous?: 'full' | 'normal';
   /**
    * How often the store looks for dead letters re-queued by `scrapehook replay` while the receiver
    * runs.

@@ -1,0 +1,493 @@
+import { randomUUID } from 'node:crypto';
+import type { EnqueueResult, QueueRuntime, ReceiverQueue } from '../dispatch/queue.ts';
+import { serialize } from '../dispatch/local-queue.ts';
+import { WebhookError, type WebhookErrorType } from '../errors.ts';
+import type { DeadLetter, Delivery } from '../types.ts';
+import { describeConnection, normalizeConnection, type NormalizedConnection, type RedisConnection } from './bullmq/connection.ts';
+import {
+  DEFAULT_QUEUE_NAME,
+  encodeJobId,
+  failedJobs,
+  findDeadLetter,
+  LINE_JOIN_SCRIPT,
+  LINE_LEAVE_SCRIPT,
+  loadBullmq,
+  queueCounts,
+  toDeadLetter,
+  toDelivery,
+  toJobData,
+  type BullJob,
+  type BullmqModule,
+  type BullQueue,
+  type BullWorker,
+  type JobData,
+} from './bullmq/jobs.ts';
+
+/** Options of {@link bullmqQueue}. */
+export interface BullmqQueueOptions {
+  /**
+   * Where Redis is: a URL (`redis://user:password@host:6379/0`, `rediss://` for TLS) or its parts.
+   * The URL may hold a password: scrapehook never logs it.
+   */
+  connection: RedisConnection;
+  /**
+   * The BullMQ queue name. Receivers that share it share the work, the dedupe ids and the dead
+   * letters: use one name per provider (or per receiver).
+   * @default 'scrapehook'
+   */
+  name?: string;
+  /**
+   * BullMQ's key prefix (use `{scrapehook}` style hash tags on Redis Cluster).
+   * @default 'bull'
+   */
+  prefix?: string;
+  /**
+   * Whether this process runs handlers. `false` makes a receiver that only accepts deliveries (a
+   * web tier), leaving the work to the processes that run the same receiver with workers.
+   * @default true
+   */
+  workers?: boolean;
+  /**
+   * How long a worker's claim on a running delivery lasts without being renewed (it is renewed
+   * every half of it while the handlers run). When a process dies, its deliveries run again
+   * elsewhere after at most about `lockDurationMs + stalledIntervalMs`.
+   * @default 30_000
+   */
+  lockDurationMs?: number;
+  /**
+   * How often workers look for deliveries whose worker died (stalled).
+   * @default 30_000
+   */
+  stalledIntervalMs?: number;
+  /**
+   * How many times a delivery may stall (its worker died while running it) before it becomes a
+   * dead letter: a payload that crashes the process must not crash every worker in turn forever.
+   * @default 2
+   */
+  maxStalledCount?: number;
+  /**
+   * How often the queue length is read from Redis for `maxQueued` (between reads, this process
+   * counts what it added), so that a request never waits for a count.
+   * @default 1000
+   */
+  countsIntervalMs?: number;
+  /**
+   * With `orderBy`: how long a delivery waiting behind an earlier one with the same key sleeps
+   * before it checks again. The delivery ahead wakes it when it finishes; this is the fallback if
+   * that wake-up was missed (a process died at that moment).
+   * @default 10_000
+   */
+  orderRecheckMs?: number;
+}
+
+type JobOptions = NonNullable<Parameters<BullQueue['add']>[2]>;
+
+/** An error the processor throws to BullMQ, with the retry delay it chose. */
+interface ThrownByUs extends Error {
+  retryDelayMs?: number;
+}
+
+const POLL_MS = 50;
+
+/**
+ * A queue backend on BullMQ (Redis) for receivers running in several processes or machines: each
+ * accepted delivery is a job added to Redis before the 2xx, with the delivery's dedupe id as its
+ * job id; workers in every process run the receiver's handlers with the same retries, timeout and
+ * dead letters as the in-process queue; a process that dies loses nothing (its deliveries run
+ * again elsewhere once their lock expires).
+ *
+ * Deduplication uses a Redis key per dedupe id that lives for the dedupe TTL (BullMQ's
+ * `deduplication` option, set atomically with the job), so that a duplicate is recognised by any
+ * instance even after the original's job finished and was removed.
+ *
+ * Needs the optional peer dependencies `bullmq` and `ioredis`.
+ *
+ * @example
+ * ```ts
+ * const hooks = createReceiver({ provider, queue: bullmqQueue({ connection: process.env.REDIS_URL! }) });
+ * ```
+ * @throws {TypeError} when an option is out of range.
+ */
+export function bullmqQueue(options: BullmqQueueOptions): ReceiverQueue {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected options with a \`connection\`, got ${options === null ? 'null' : typeof options}`);
+  }
+  const connection = normalizeConnection(options.connection);
+  const name = options.name ?? DEFAULT_QUEUE_NAME;
+  if (typeof name !== 'string' || name === '' || name.includes(':')) {
+    throw new TypeError(`Expected \`name\` to be a non-empty queue name without ':', got ${JSON.stringify(name)}`);
+  }
+  const prefix = options.prefix ?? 'bull';
+  if (typeof prefix !== 'string' || prefix === '') {
+    throw new TypeError(`Expected \`prefix\` to be a non-empty string, got ${JSON.stringify(prefix)}`);
+  }
+  return new BullmqQueue({
+    bullmq: loadBullmq(),
+    connection,
+    name,
+    prefix,
+    workers: options.workers ?? true,
+    lockDurationMs: positiveInteger('lockDurationMs', options.lockDurationMs ?? 30_000),
+    stalledIntervalMs: positiveInteger('stalledIntervalMs', options.stalledIntervalMs ?? 30_000),
+    maxStalledCount: nonNegativeInteger('maxStalledCount', options.maxStalledCount ?? 2),
+    countsIntervalMs: positiveInteger('countsIntervalMs', options.countsIntervalMs ?? 1000),
+    orderRecheckMs: positiveInteger('orderRecheckMs', options.orderRecheckMs ?? 10_000),
+  });
+}
+
+interface Settings {
+  readonly bullmq: BullmqModule;
+  readonly connection: NormalizedConnection;
+  readonly name: string;
+  readonly prefix: string;
+  readonly workers: boolean;
+  readonly lockDurationMs: number;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly countsIntervalMs: number;
+  readonly orderRecheckMs: number;
+}
+
+/** A MULTI on the queue's connection (BullMQ's wrapper of an ioredis transaction). */
+interface Transaction {
+  exists(key: string): Transaction;
+  runCommand(name: string, args: (string | number)[]): Transaction;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** The few Redis calls made besides BullMQ's, on the queue's own connection. */
+interface RedisCalls {
+  multi(): Transaction;
+  defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
+  runCommand(name: string, args: (string | number)[]): Promise<unknown>;
+}
+
+const JOIN = 'scrapehookLineJoin';
+const LEAVE = 'scrapehookLineLeave';
+
+class BullmqQueue implements ReceiverQueue {
+  readonly #settings: Settings;
+  #runtime!: QueueRuntime;
+  #queue!: BullQueue;
+  #worker: BullWorker | undefined;
+  #client!: Promise<RedisCalls>;
+  /** Errors the processor threw (and reported): the worker's `failed` event must not report them again. */
+  readonly #ours = new WeakSet<Error>();
+  /** Per job, the handlers that already succeeded in an earlier attempt in this process. Bounded. */
+  readonly #done = new Map<string, Set<unknown>>();
+  #running = 0;
+  /** Jobs waiting in Redis at the last count, plus those this process added since. */
+  #queuedAtCount = 0;
+  #addedSinceCount = 0;
+  #countsTimer: NodeJS.Timeout | undefined;
+  #closing = false;
+  #closed: Promise<void> | undefined;
+  readonly #where: string;
+
+  constructor(settings: Settings) {
+    this.#settings = settings;
+    this.#where = `${describeConnection(settings.connection)} queue ${settings.name}`;
+  }
+
+  start(runtime: QueueRuntime): void {
+    this.#runtime = runtime;
+    const { bullmq, connection, name, prefix } = this.#settings;
+    const { logger } = runtime;
+    this.#queue = new bullmq.Queue<JobData, void, string>(name, { connection: { ...connection }, prefix });
+    this.#queue.on('error', (error) => logger.error({ err: error, redis: this.#where }, 'scrapehook: BullMQ queue error'));
+    this.#client = this.#queue
+      .getBackend()
+      .client.then((client) => {
+        const calls = client as unknown as RedisCalls;
+        calls.defineCommand(JOIN, { numberOfKeys: 3, lua: LINE_JOIN_SCRIPT });
+        calls.defineCommand(LEAVE, { numberOfKeys: 1, lua: LINE_LEAVE_SCRIPT });
+        return calls;
+      });
+    // Attach a handler now: a connection failing before the first request must not be unhandled.
+    this.#client.catch((error: unknown) => logger.error({ err: error, redis: this.#where }, 'scrapehook: could not connect to Redis'));
+
+    if (this.#settings.workers) {
+      const worker = new bullmq.Worker<JobData, void, string>(name, (job, token) => this.#process(job, token), {
+        connection: { ...connection },
+        prefix,
+        concurrency: runtime.concurrency,
+        lockDuration: this.#settings.lockDurationMs,
+        stalledInterval: this.#settings.stalledIntervalMs,
+        maxStalledCount: this.#settings.maxStalledCount,
+        // Our own backoff (exponential with jitter), computed when the attempt failed so that the
+        // delay logged and the delay applied are the same.
+        settings: {
+          backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+            (error as ThrownByUs | undefined)?.retryDelayMs ?? runtime.retryDelay(attemptsMade),
+        },
+      });
+      worker.on('error', (error) => logger.error({ err: error, redis: this.#where }, 'scrapehook: BullMQ worker error'));
+      worker.on('failed', (job, error) => void this.#failedElsewhere(job, error));
+      this.#worker = worker;
+    }
+    this.#countsTimer = setInterval(() => void this.#refreshCounts(), this.#settings.countsIntervalMs);
+    this.#countsTimer.unref();
+    void this.#refreshCounts();
+  }
+
+  async enqueue(delivery: Delivery): Promise<EnqueueResult> {
+    const runtime = this.#runtime;
+    if (this.#queuedAtCount + this.#addedSinceCount >= runtime.maxQueued) return 'full';
+    const dedupe = runtime.dedupeTtlMs > 0;
+    const orderKey = runtime.orderKey(delivery);
+    // The dedupe id is the job id, so a delivery is never queued twice while its job exists;
+    // without dedupe every delivery gets a job of its own.
+    const jobId = dedupe ? encodeJobId(delivery.id) : `${encodeJobId(delivery.id)}.${randomUUID()}`;
+    const opts: JobOptions = { jobId, attempts: runtime.attempts, backoff: { type: 'scrapehook' }, removeOnComplete: true, removeOnFail: false };
+    // Set atomically with the job, and kept for the TTL after the job is gone: the dedupe memory
+    // every instance shares.
+    if (dedupe) opts.deduplication = { id: jobId, ttl: runtime.dedupeTtlMs };
+    // An ordered delivery is parked until it is the head of its key's line.
+    if (orderKey !== undefined) opts.delay = this.#settings.orderRecheckMs;
+
+    const client = await this.#client;
+    const dedupeKey = `${this.#queue.keys.de}:${jobId}`;
+    const jobKey = this.#jobKey(jobId);
+    // One MULTI: what Redis held just before the job is added is exactly what decides 'duplicate',
+    // even when two instances take the same delivery at the same moment.
+    const multi = client.multi();
+    if (orderKey !== undefined) multi.runCommand(JOIN, [this.#lineKey(orderKey), dedupeKey, jobKey, jobId, this.#prefix, dedupe ? '1' : '0']);
+    else if (dedupe) multi.exists(dedupeKey).exists(jobKey);
+    const job: BullJob = new this.#settings.bullmq.Job(this.#queue, delivery.type, toJobData(delivery, orderKey), opts, jobId);
+    await job.addJob(multi as unknown as Parameters<BullJob['addJob']>[0]);
+    const results = await multi.exec();
+    if (!results) throw new Error('The Redis transaction that adds the job was aborted');
+    for (const [error] of results) if (error) throw error;
+    const added = results[results.length - 1]![1];
+    if (typeof added === 'number' && added < 0) throw new Error(`BullMQ could not add the job (code ${added})`);
+
+    let head = false;
+    if (orderKey !== undefined) {
+      const joined = results[0]![1];
+      if (joined === -1) return 'duplicate';
+      head = joined === 1;
+    } else if (dedupe && (results[0]![1] === 1 || results[1]![1] === 1)) {
+      return 'duplicate';
+    }
+    this.#addedSinceCount++;
+    if (head) await promote(job);
+    return 'accepted';
+  }
+
+  counts(): { queued: number; running: number } {
+    return { queued: this.#queuedAtCount + this.#addedSinceCount, running: this.#running };
+  }
+
+  async deadLetters(): Promise<DeadLetter[]> {
+    return (await failedJobs(this.#queue)).map(toDeadLetter);
+  }
+
+  async replay(id: string): Promise<void> {
+    const job = await findDeadLetter(this.#queue, id, this.#runtime.dedupeTtlMs > 0);
+    if (!job?.id) throw new RangeError(`No dead letter with id ${JSON.stringify(id)}`);
+    // One more attempt (attemptsMade is kept), run by whichever worker takes it.
+    await job.retry('failed');
+    const jobId = job.id;
+    for (;;) {
+      if (this.#closed) throw new WebhookError('receiver.closing', 'The receiver closed before the replay finished');
+      const state = await this.#queue.getJobState(jobId);
+      // Completed jobs are removed at once: 'unknown' means it succeeded.
+      if (state === 'completed' || state === 'unknown') return;
+      if (state === 'failed') {
+        const failed = (await this.#queue.getJob(jobId)) as BullJob | undefined;
+        const error = failed ? toDeadLetter(failed).error : { type: 'handler.failed', message: 'The replay failed' };
+        throw new WebhookError(asErrorType(error.type), error.message);
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Resolves when no delivery is waiting or running in Redis (in any process) nor in this one. With
+   * `workers: false` everywhere, that never happens.
+   */
+  async onIdle(): Promise<void> {
+    for (;;) {
+      if (this.#running === 0) {
+        const counts = await queueCounts(this.#queue);
+        if (counts.queued === 0 && counts.running === 0 && this.#running === 0) {
+          this.#queuedAtCount = 0;
+          this.#addedSinceCount = 0;
+          return;
+        }
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /**
+   * Stops this process's workers, waiting for the deliveries they run; what waits in Redis stays
+   * there for the other processes (or the next start). Resolves `false` if `timeoutMs` passed
+   * first; the receiver then aborts the handlers' signals and the rest closes in the background.
+   */
+  async close(timeoutMs: number): Promise<boolean> {
+    this.#closing = true;
+    if (this.#countsTimer) clearInterval(this.#countsTimer);
+    this.#closed ??= (async () => {
+      await this.#worker?.close();
+      await this.#queue.close();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    const drained = await Promise.race([this.#closed.then(() => true as const), timedOut]);
+    clearTimeout(timer);
+    if (!drained) this.#closed.catch(() => {});
+    return drained;
+  }
+
+  async #process(job: BullJob, token: string | undefined): Promise<void> {
+    const runtime = this.#runtime;
+    const { bullmq } = this.#settings;
+    const jobId = job.id!;
+    const { orderKey } = job.data;
+    if (orderKey !== undefined && !(await this.#isHead(orderKey, jobId))) {
+      // Not its turn: park it until the delivery ahead finishes and wakes it (or the recheck).
+      await job.moveToDelayed(Date.now() + this.#settings.orderRecheckMs, token);
+      throw new bullmq.DelayedError();
+    }
+    // Keep the cached queue length roughly right between two counts.
+    if (this.#addedSinceCount > 0) this.#addedSinceCount--;
+    else if (this.#queuedAtCount > 0) this.#queuedAtCount--;
+    const delivery = toDelivery(job.data);
+    const attempt = job.attemptsMade + 1;
+    let done = this.#done.get(jobId);
+    if (!done) {
+      done = new Set();
+      this.#done.set(jobId, done);
+      // Retries may run in other processes: forget the oldest entries rather than grow.
+      if (this.#done.size > 10_000) this.#done.delete(this.#done.keys().next().value as string);
+    }
+    let error: WebhookError | undefined;
+    this.#running++;
+    try {
+      await runtime.run(delivery, attempt, done);
+    } catch (caught) {
+      error = caught instanceof WebhookError ? caught : new WebhookError('handler.failed', 'A handler failed', { cause: caught });
+    } finally {
+      this.#running--;
+    }
+    if (!error) {
+      this.#done.delete(jobId);
+      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId);
+      runtime.succeeded(delivery, attempt);
+      return;
+    }
+    const serialized = serialize(error);
+    if (attempt >= (job.opts.attempts ?? runtime.attempts)) {
+      this.#done.delete(jobId);
+      await job.updateData({ ...job.data, error: serialized });
+      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId);
+      runtime.dead(delivery, attempt, error);
+      const final: ThrownByUs = new bullmq.UnrecoverableError(serialized.message);
+      this.#ours.add(final);
+      throw final;
+    }
+    const delayMs = runtime.retryDelay(attempt);
+    runtime.retrying(delivery, attempt, error, delayMs);
+    const retry: ThrownByUs = new Error(serialized.message);
+    retry.retryDelayMs = delayMs;
+    if (serialized.stack !== undefined) retry.stack = serialized.stack;
+    this.#ours.add(retry);
+    throw retry;
+  }
+
+  /**
+   * A job failed for good without our processor deciding it: BullMQ failed it because it stalled
+   * more than `maxStalledCount` times (its workers kept dying). Report it like any dead letter.
+   */
+  async #failedElsewhere(job: BullJob | undefined, error: Error): Promise<void> {
+    if (!job?.id || this.#ours.has(error)) return;
+    const final = error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final) return;
+    const webhookError = new WebhookError('handler.failed', `The delivery failed outside its handlers: ${error.message}`, { cause: error });
+    try {
+      await job.updateData({ ...job.data, error: serialize(webhookError) });
+      if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id);
+    } catch (cause) {
+      this.#runtime.logger.error({ err: cause, id: job.data.id }, 'scrapehook: could not record a dead letter in Redis');
+    }
+    this.#runtime.dead(toDelivery(job.data), job.attemptsMade, webhookError);
+  }
+
+  #jobKey(jobId: string): string {
+    return `${this.#prefix}${jobId}`;
+  }
+
+  #lineKey(orderKey: string): string {
+    return `${this.#prefix}line:${orderKey}`;
+  }
+
+  async #isHead(orderKey: string, jobId: string): Promise<boolean> {
+    const client = await this.#client;
+    const line = this.#lineKey(orderKey);
+    return (await client.runCommand(JOIN, [line, line, line, jobId, this.#prefix, '0'])) === 1;
+  }
+
+  /** The queue's key prefix, `bull:<name>:`. */
+  get #prefix(): string {
+    return this.#queue.keys['']!;
+  }
+
+  /** Leaves the line and wakes the delivery now at its head, if it is parked. */
+  async #leaveLine(orderKey: string, jobId: string): Promise<void> {
+    const client = await this.#client;
+    const next = await client.runCommand(LEAVE, [this.#lineKey(orderKey), jobId]);
+    if (typeof next !== 'string') return;
+    const job = (await this.#queue.getJob(next)) as BullJob | undefined;
+    if (job) await promote(job);
+  }
+
+  async #refreshCounts(): Promise<void> {
+    if (this.#closing) return;
+    // What this process added before asking is in the answer; what it adds meanwhile is not.
+    const addedBefore = this.#addedSinceCount;
+    try {
+      const counts = await queueCounts(this.#queue);
+      this.#queuedAtCount = counts.queued;
+      this.#addedSinceCount = Math.max(0, this.#addedSinceCount - addedBefore);
+    } catch (error) {
+      this.#runtime.logger.warn({ err: error, redis: this.#where }, 'scrapehook: could not read the queue length from Redis');
+    }
+  }
+}
+
+/** Moves a parked (delayed) job to the waiting list; a job that is not delayed is left as it is. */
+async function promote(job: BullJob): Promise<void> {
+  try {
+    await job.promote();
+  } catch {
+    // Not delayed any more (already promoted, running, or gone): nothing to do.
+  }
+}
+
+const ERROR_TYPES = new Set<string>(['handler.failed', 'handler.timeout']);
+
+function asErrorType(type: string): WebhookErrorType {
+  return ERROR_TYPES.has(type) ? (type as WebhookErrorType) : 'handler.failed';
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Expected \`${name}\` to be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new TypeError(`Expected \`${name}\` to be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,144 @@
+import { createRequire } from 'node:module';
+import type * as BullMQ from 'bullmq';
+import type { DeadLetter, Delivery, SerializedError } from '../../types.ts';
+
+export type BullmqModule = typeof BullMQ;
+export type BullQueue = BullMQ.Queue<JobData, void, string>;
+export type BullJob = BullMQ.Job<JobData, void, string>;
+export type BullWorker = BullMQ.Worker<JobData, void, string>;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * bullmq (and the ioredis it uses) are optional peer dependencies: loaded only when a BullMQ queue
+ * is created, so `import 'scrapehook'` works without them.
+ */
+export function loadBullmq(): BullmqModule {
+  try {
+    return require('bullmq') as BullmqModule;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+      throw new Error('bullmqQueue() needs the optional peer dependencies bullmq and ioredis: npm install bullmq ioredis', { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** The default queue name: every receiver (and CLI) that shares it shares the work. */
+export const DEFAULT_QUEUE_NAME = 'scrapehook';
+
+/** A delivery as a job's data (JSON: `receivedAt` as epoch milliseconds). */
+export interface JobData {
+  readonly id: string;
+  readonly type: string;
+  readonly provider: string;
+  readonly payload: unknown;
+  readonly receivedAt: number;
+  /** The ordering key (`orderBy`), fixed when the delivery was accepted. */
+  readonly orderKey?: string;
+  /** The last error, written when the delivery became a dead letter. */
+  readonly error?: SerializedError;
+}
+
+export function toJobData(delivery: Delivery, orderKey: string | undefined): JobData {
+  const data: JobData = {
+    id: delivery.id,
+    type: delivery.type,
+    provider: delivery.provider,
+    payload: delivery.payload,
+    receivedAt: delivery.receivedAt.getTime(),
+  };
+  return orderKey === undefined ? data : { ...data, orderKey };
+}
+
+export function toDelivery(data: JobData): Delivery {
+  return { id: data.id, type: data.type, provider: data.provider, payload: data.payload, receivedAt: new Date(data.receivedAt) };
+}
+
+/**
+ * The job id for a dedupe id: BullMQ job ids may not contain `:` (its key separator), may not be
+ * `0`, and an empty id would make BullMQ generate one. `%` and `:` are percent-encoded, so distinct
+ * dedupe ids keep distinct job ids.
+ */
+export function encodeJobId(id: string): string {
+  if (id === '') return '%';
+  if (id === '0') return '%30';
+  return id.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+export function toDeadLetter(job: BullJob): DeadLetter {
+  const attempts = job.attemptsMade;
+  const error: SerializedError = job.data.error ?? {
+    type: 'handler.failed',
+    message: job.failedReason || 'unknown error',
+    ...(job.stacktrace?.length ? { stack: job.stacktrace[job.stacktrace.length - 1]! } : {}),
+  };
+  return { id: job.data.id, event: { ...toDelivery(job.data), attempt: attempts }, error, attempts };
+}
+
+/** The dead letters (failed jobs), oldest first. */
+export async function failedJobs(queue: BullQueue): Promise<BullJob[]> {
+  const jobs = await queue.getJobs(['failed'], 0, -1, true);
+  return jobs.filter((job): job is BullJob => job !== undefined && job !== null && typeof job.data?.id === 'string');
+}
+
+/** The failed job holding dead letter `id`, if any. */
+export async function findDeadLetter(queue: BullQueue, id: string, byJobId: boolean): Promise<BullJob | undefined> {
+  if (byJobId) {
+    const job = (await queue.getJob(encodeJobId(id))) as BullJob | undefined;
+    if (job && (await job.isFailed())) return job;
+  }
+  // Without dedupe, job ids are BullMQ's own: look for the id in the failed jobs' data.
+  return (await failedJobs(queue)).find((job) => job.data.id === id);
+}
+
+/** Queue counts for `stats` and for `maxQueued`. */
+export interface BullmqCounts {
+  /** Waiting to run, waiting for a retry, or parked behind an earlier delivery with the same `orderBy` key. */
+  queued: number;
+  /** Running in some worker. */
+  running: number;
+  /** Dead letters. */
+  dead: number;
+  /** Connected workers (any process). */
+  workers?: number;
+}
+
+export async function queueCounts(queue: BullQueue): Promise<BullmqCounts> {
+  const c = await queue.getJobCounts('wait', 'prioritized', 'delayed', 'active', 'failed');
+  return { queued: (c.wait ?? 0) + (c.prioritized ?? 0) + (c.delayed ?? 0), running: c.active ?? 0, dead: c.failed ?? 0 };
+}
+
+/**
+ * Per-key lines for `orderBy`: one Redis list per key holding job ids in arrival order; only the
+ * head may run. One script serves both ends:
+ *
+ * - at enqueue, inside the same MULTI as the job's creation (so that a line never holds a job that
+ *   was not created): answers -1 for a duplicate (the dedupe key or the job exists), else joins;
+ * - in the worker, before running: joins again if the job lost its place (a crash, a replay).
+ *
+ * It answers 1 when the job is at the head of its line, 0 when it waits behind another. Heads whose
+ * job no longer exists or has finished (left behind by a crash between finishing and leaving) are
+ * dropped first, so a line can never be blocked for good.
+ *
+ * KEYS[1] the line, KEYS[2] the dedupe key, KEYS[3] the job key;
+ * ARGV[1] the job id, ARGV[2] the queue's key prefix (`bull:<name>:`), ARGV[3] '1' to check for a duplicate.
+ */
+export const LINE_JOIN_SCRIPT = `
+local line, id, prefix = KEYS[1], ARGV[1], ARGV[2]
+if ARGV[3] == '1' and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1) then return -1 end
+if not redis.call('LPOS', line, id) then redis.call('RPUSH', line, id) end
+while true do
+  local head = redis.call('LINDEX', line, 0)
+  if (not head) or head == id then return 1 end
+  local key = prefix .. head
+  if redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, 'finishedOn') == 0 then return 0 end
+  redis.call('LPOP', line)
+end
+`;
+
+/** Takes the job out of its line and answers the new head (or false). KEYS[1] the line; ARGV[1] the job id. */
+export const LINE_LEAVE_SCRIPT = `
+redis.call('LREM', KEYS[1], 1, ARGV[1])
+return redis.call('LINDEX', KEYS[1], 0)
+`;
