@@ -73,9 +73,33 @@ function tokenPlaced(path: string, token: string, placement: TokenPlacement, hea
   return path;
 }
 
+/** Options of {@link signHmac}, matching those of `hmacSignature()`. */
+export interface SignHmacOptions {
+  /** @default 'sha256=' */
+  prefix?: string;
+  /** @default 'sha256' */
+  algorithm?: 'sha1' | 'sha256' | 'sha384' | 'sha512';
+  /** @default 'hex' */
+  encoding?: 'hex' | 'base64' | 'base64url';
+}
+
+/**
+ * A signature header value for a sender that signs the raw body with an HMAC, as `hmacSignature()`
+ * verifies it: for your own `defineProvider` senders.
+ *
+ * @example
+ * ```ts
+ * signHmac(body, secret) // 'sha256=5d6f…'
+ * ```
+ */
+export function signHmac(body: string | Uint8Array, secret: string | Uint8Array, options: SignHmacOptions = {}): string {
+  const mac = createHmac(options.algorithm ?? 'sha256', secret).update(body).digest(options.encoding ?? 'hex');
+  return `${options.prefix ?? 'sha256='}${mac}`;
+}
+
 /** The `X-Firecrawl-Signature` value for a body: `sha256=` and the hex HMAC-SHA256 with the secret. */
 export function signFirecrawl(body: string | Uint8Array, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return signHmac(body, secret);
 }
 
 /** Options of {@link firecrawlDelivery}. */
