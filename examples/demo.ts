@@ -7,7 +7,7 @@ for (const [name, value] of Object.entries(demo.generated)) {
   console.error(`${name} is not set; generated for this run: ${value}`);
 }
 
-const port = Number(process.env.PORT ?? 3000);
+const port = Number(process.env.PORT) || 3000;
 const server = demo.app.listen(port, () => {
   console.error(`scrapehook demo on http://localhost:${port}`);
   console.error('  POST /webhooks/firecrawl   POST /webhooks/standard');
