@@ -115,9 +115,9 @@ export function readLog(path: string): HandlerLog {
 }
 
 /** Polls `condition` every 20 ms until it holds; fails with `message` after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, message: string, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(condition: () => boolean | Promise<boolean>, message: string, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${message}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -30,7 +30,10 @@ function loadBetterSqlite3(): typeof BetterSqlite3 {
 export type Synchronous = 'full' | 'normal';
 
 export interface OpenOptions {
-  /** Refuse to create the file (the CLI must not create an empty database from a typo). */
+  /**
+   * Open an existing scrapehook database only: refuse to create the file or the tables (the CLI
+   * must not create an empty database from a typo, nor add tables to somebody else's).
+   */
   readonly mustExist?: boolean;
   readonly busyTimeoutMs: number;
   readonly synchronous: Synchronous;
@@ -41,6 +44,9 @@ export function openDatabase(path: string, options: OpenOptions): Database {
   const Sqlite = loadBetterSqlite3();
   const db = new Sqlite(path, { fileMustExist: options.mustExist === true, timeout: options.busyTimeoutMs });
   try {
+    if (options.mustExist === true && db.pragma('user_version', { simple: true }) === 0) {
+      throw new Error(`${path} is not a scrapehook database (no scrapehook tables in it)`);
+    }
     // WAL: readers (the CLI) never block the receiver's writes, and a commit appends to one file.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);

@@ -1,0 +1,234 @@
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import type { DeadLetter } from '../types.ts';
+import { normalizeConnection, redactRedisUrl } from '../queue/bullmq/connection.ts';
+import { openAdminQueue } from '../queue/bullmq/admin.ts';
+import { DEFAULT_QUEUE_NAME } from '../queue/bullmq/jobs.ts';
+import { countStates, openDatabase, requeueDeadLetters, SELECT_DELIVERY, toDeadLetter, type DeliveryRow } from '../store/sqlite/database.ts';
+
+/** Where the CLI writes, and what it reads from the environment (injected by tests). */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const HELP = `Usage: scrapehook <command> [options]
+
+Inspect and replay the deliveries a receiver could not handle, in its durable backend.
+
+Commands:
+  dead-letters             List the dead letters, oldest first
+  replay <id>... | --all   Queue dead letters again: a running receiver runs each once more
+                           (SQLite: picked up within its pollIntervalMs; else at its next start)
+  stats                    Count deliveries per state
+
+Backend (one of):
+  --sqlite <path>          The file given to sqliteStore({ path })
+  --redis <url>            The Redis given to bullmqQueue({ connection }), e.g. redis://host:6379/0.
+                           Defaults to the environment variable SCRAPEHOOK_REDIS_URL; prefer it when
+                           the URL holds a password (command lines are visible to other users).
+  --queue <name>           The BullMQ queue name (default: ${DEFAULT_QUEUE_NAME})
+  --prefix <prefix>        The BullMQ key prefix (default: bull)
+
+Options:
+  --all                    replay: every dead letter
+  --json                   Print JSON (dead letters with their payloads)
+  -h, --help               Show this help
+  -v, --version            Show the version
+
+Exit codes: 0 done; 1 failed (backend error, or an id that is not a dead letter); 2 usage error.
+
+Examples:
+  scrapehook dead-letters --sqlite ./hooks.db
+  scrapehook replay wh_123 --sqlite ./hooks.db
+  SCRAPEHOOK_REDIS_URL=redis://:secret@cache:6379 scrapehook replay --all
+  scrapehook stats --redis redis://localhost:6379 --queue firecrawl --json
+`;
+
+class UsageError extends Error {}
+
+type Backend = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; queue: string; prefix: string };
+
+interface Command {
+  readonly name: 'dead-letters' | 'replay' | 'stats';
+  readonly ids: readonly string[] | undefined;
+  readonly json: boolean;
+  readonly backend: Backend;
+}
+
+/** Runs the CLI on `argv` (without `node` and the script); resolves with the exit code. */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let command: Command | 'help' | 'version';
+  try {
+    command = parse(argv, io.env);
+  } catch (error) {
+    if (!(error instanceof UsageError) && (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') !== true) throw error;
+    io.stderr(`scrapehook: ${(error as Error).message}\nRun \`scrapehook --help\` for usage.\n`);
+    return EXIT.usage;
+  }
+  if (command === 'help') {
+    io.stdout(HELP);
+    return EXIT.ok;
+  }
+  if (command === 'version') {
+    io.stdout(`${version()}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return command.backend.kind === 'sqlite' ? runSqlite(command, command.backend.path, io) : await runRedis(command, command.backend, io);
+  } catch (error) {
+    io.stderr(`scrapehook: ${(error as Error).message}\n`);
+    return EXIT.failed;
+  }
+}
+
+function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | 'version' {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      sqlite: { type: 'string' },
+      redis: { type: 'string' },
+      queue: { type: 'string' },
+      prefix: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  });
+  if (values.help) return 'help';
+  if (values.version) return 'version';
+  const [name, ...ids] = positionals;
+  if (name === undefined) throw new UsageError('missing command (dead-letters, replay or stats)');
+  if (name !== 'dead-letters' && name !== 'replay' && name !== 'stats') {
+    throw new UsageError(`unknown command ${JSON.stringify(name)} (expected dead-letters, replay or stats)`);
+  }
+  if (name === 'replay') {
+    if (values.all && ids.length > 0) throw new UsageError('replay takes ids or --all, not both');
+    if (!values.all && ids.length === 0) throw new UsageError('replay needs the ids of dead letters, or --all');
+  } else {
+    if (ids.length > 0) throw new UsageError(`${name} takes no arguments, got ${JSON.stringify(ids[0])}`);
+    if (values.all) throw new UsageError('--all is an option of replay');
+  }
+
+  const redisUrl = values.redis ?? (values.sqlite === undefined ? env.SCRAPEHOOK_REDIS_URL : undefined);
+  if (values.sqlite !== undefined && values.redis !== undefined) throw new UsageError('give --sqlite or --redis, not both');
+  let backend: Backend;
+  if (values.sqlite !== undefined) {
+    if (values.queue !== undefined || values.prefix !== undefined) throw new UsageError('--queue and --prefix go with --redis');
+    backend = { kind: 'sqlite', path: values.sqlite };
+  } else if (redisUrl !== undefined && redisUrl !== '') {
+    if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`expected a redis:// or rediss:// URL, got ${redactRedisUrl(redisUrl)}`);
+    backend = { kind: 'redis', url: redisUrl, queue: values.queue ?? DEFAULT_QUEUE_NAME, prefix: values.prefix ?? 'bull' };
+  } else {
+    throw new UsageError('which backend? Give --sqlite <path> or --redis <url> (or set SCRAPEHOOK_REDIS_URL)');
+  }
+  return { name, ids: values.all ? undefined : ids, json: values.json === true, backend };
+}
+
+function runSqlite(command: Command, path: string, io: CliIo): number {
+  let db: ReturnType<typeof openDatabase>;
+  try {
+    db = openDatabase(path, { mustExist: true, busyTimeoutMs: 5000, synchronous: 'full' });
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(message.includes(path) ? message : `${path}: ${message}`, { cause: error });
+  }
+  try {
+    switch (command.name) {
+      case 'dead-letters': {
+        const rows = db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' ORDER BY seq`).all() as DeliveryRow[];
+        printDeadLetters(rows.map(toDeadLetter), command.json, io);
+        return EXIT.ok;
+      }
+      case 'replay':
+        return printReplayed(command.ids, requeueDeadLetters(db, command.ids), command.json, io, 'a running receiver on this file picks them up');
+      case 'stats':
+        printStats(countStates(db), command.json, io);
+        return EXIT.ok;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+async function runRedis(command: Command, backend: Extract<Backend, { kind: 'redis' }>, io: CliIo): Promise<number> {
+  const queue = openAdminQueue(normalizeConnection(backend.url), backend.queue, backend.prefix);
+  try {
+    switch (command.name) {
+      case 'dead-letters':
+        printDeadLetters(await queue.deadLetters(), command.json, io);
+        return EXIT.ok;
+      case 'replay':
+        return printReplayed(command.ids, await queue.replay(command.ids), command.json, io, "the receivers' workers pick them up");
+      case 'stats':
+        printStats(await queue.stats(), command.json, io);
+        return EXIT.ok;
+    }
+  } catch (error) {
+    throw new Error(`${queue.where}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    await queue.close();
+  }
+}
+
+function printDeadLetters(letters: readonly DeadLetter[], json: boolean, io: CliIo): void {
+  if (json) {
+    io.stdout(`${JSON.stringify(letters, null, 2)}\n`);
+    return;
+  }
+  if (letters.length === 0) {
+    io.stdout('No dead letters.\n');
+    return;
+  }
+  const rows = letters.map((l) => [l.id, l.event.type, String(l.attempts), l.event.receivedAt.toISOString(), `${l.error.type}: ${oneLine(l.error.message)}`]);
+  io.stdout(table(['ID', 'TYPE', 'ATTEMPTS', 'RECEIVED', 'LAST ERROR'], rows));
+  io.stdout(`${letters.length} dead letter${letters.length === 1 ? '' : 's'}. Replay with: scrapehook replay <id> (or --all)\n`);
+}
+
+function printReplayed(asked: readonly string[] | undefined, done: readonly string[], json: boolean, io: CliIo, pickup: string): number {
+  const missing = asked === undefined ? [] : asked.filter((id) => !done.includes(id));
+  if (json) io.stdout(`${JSON.stringify({ replayed: done, missing })}\n`);
+  else {
+    io.stdout(done.length === 0 ? 'Nothing re-queued.\n' : `Re-queued ${done.length} dead letter${done.length === 1 ? '' : 's'} (${pickup}): ${done.join(', ')}\n`);
+  }
+  for (const id of missing) io.stderr(`scrapehook: no dead letter with id ${JSON.stringify(id)}\n`);
+  return missing.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+function printStats(counts: object, json: boolean, io: CliIo): void {
+  if (json) {
+    io.stdout(`${JSON.stringify(counts)}\n`);
+    return;
+  }
+  io.stdout(table(['STATE', 'COUNT'], Object.entries(counts).map(([state, n]) => [state, String(n)])));
+}
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => Math.min(r[i]!.length, 60))));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : truncate(c, 60).padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function oneLine(text: string): string {
+  return truncate(text.replace(/\s+/g, ' '), 120);
+}
+
+function version(): string {
+  // From src/cli/ and from dist/cli/ alike, the package root is two levels up.
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}

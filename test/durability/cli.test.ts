@@ -1,0 +1,166 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+import { createReceiver } from '../../src/index.ts';
+import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import { freePort, redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
+import { pageEvent, testProvider } from '../helpers/test-provider.ts';
+import { killChildren, readLog, send, startReceiver, waitFor } from './child.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+
+/** Runs the CLI in this process; answers its exit code and output. */
+async function cli(args: string[], env: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
+  return { code, stdout, stderr };
+}
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'scrapehook-cli-'));
+});
+afterEach(() => killChildren());
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('scrapehook (CLI)', () => {
+  it('--help prints the usage and exits 0', async () => {
+    const { code, stdout } = await cli(['--help']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: scrapehook <command>/);
+    expect(stdout).toContain('--sqlite <path>');
+  });
+
+  it.each([
+    [[], /missing command/],
+    [['frobnicate', '--sqlite', 'x'], /unknown command/],
+    [['stats'], /which backend/],
+    [['stats', '--sqlite', 'x', '--redis', 'redis://h'], /not both/],
+    [['replay', '--sqlite', 'x'], /needs the ids/],
+    [['replay', 'a', '--all', '--sqlite', 'x'], /not both/],
+    [['stats', '--sqlite', 'x', '--bogus'], /Unknown option/],
+    [['stats', '--redis', 'http://h'], /redis:\/\//],
+  ])('exits 2 on a usage error: %j', async (args, message) => {
+    const { code, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain('scrapehook --help');
+  });
+
+  it('exits 1 for a missing file or a file that is not a scrapehook database, creating nothing', async () => {
+    const missing = join(dir, 'missing.db');
+    expect(await cli(['stats', '--sqlite', missing])).toMatchObject({ code: 1, stderr: expect.stringContaining(missing) });
+    const other = join(dir, 'other.db');
+    writeFileSync(other, '');
+    expect(await cli(['stats', '--sqlite', other])).toMatchObject({ code: 1, stderr: expect.stringMatching(/not a scrapehook database/) });
+  });
+
+  it('runs as a program with the documented exit codes', () => {
+    const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { encoding: 'utf8', timeout: 20_000 });
+    expect(run(['--version']).stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(run(['stats']).status).toBe(2);
+    expect(run(['stats', '--sqlite', join(dir, 'nope.db')]).status).toBe(1);
+  });
+
+  describe('with --sqlite', () => {
+    it('lists dead letters, counts states, and replays into the running receiver', async () => {
+      const db = join(dir, 'replay.db');
+      const log = join(dir, 'replay.log');
+      const fixed = join(dir, 'fixed');
+      const receiver = await startReceiver({ DB_PATH: db, LOG_PATH: log, ATTEMPTS: '1', POLL_MS: '20', FAIL_UNTIL_FILE: fixed });
+      for (const webhookId of ['fail-1', 'fail-2', 'ok-1']) expect(await send(receiver.port, pageEvent({ webhookId }))).toBe(202);
+      await waitFor(() => readLog(log).started.size === 3 && readLog(log).done.has('ok-1'), 'the three deliveries ran');
+      // The dead state is written in the receiver's next group commit: poll the CLI itself.
+      let stats: Record<string, number> = {};
+      await waitFor(async () => {
+        stats = JSON.parse((await cli(['stats', '--sqlite', db, '--json'])).stdout) as Record<string, number>;
+        return stats.dead === 2 && stats.succeeded === 1;
+      }, 'two dead letters and one success are on disk');
+      expect(stats).toMatchObject({ queued: 0, running: 0, succeeded: 1, dead: 2, requeued: 0 });
+
+      const listed = await cli(['dead-letters', '--sqlite', db]);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(/^ID\s+TYPE\s+ATTEMPTS\s+RECEIVED\s+LAST ERROR\n/);
+      expect(listed.stdout).toMatch(/fail-1\s+crawl\.page\s+1\s+\S+Z\s+handler\.failed: A crawl\.page handler failed: fail-1 is set to fail/);
+      expect(listed.stdout).toContain('2 dead letters.');
+      const json = JSON.parse((await cli(['dead-letters', '--sqlite', db, '--json'])).stdout) as { id: string; event: { payload: unknown } }[];
+      expect(json.map((l) => l.id)).toEqual(['fail-1', 'fail-2']);
+      expect(json[0]!.event.payload).toMatchObject({ webhookId: 'fail-1', type: 'crawl.page' });
+
+      writeFileSync(fixed, '');
+      const one = await cli(['replay', 'fail-1', 'nope', '--sqlite', db]);
+      expect(one.code).toBe(1); // nope is not a dead letter; fail-1 was still re-queued
+      expect(one.stdout).toContain('Re-queued 1 dead letter');
+      expect(one.stderr).toContain('no dead letter with id "nope"');
+      await waitFor(() => readLog(log).done.has('fail-1'), 'the running receiver ran the replayed fail-1');
+      expect(await cli(['replay', '--all', '--sqlite', db, '--json'])).toMatchObject({ code: 0, stdout: '{"replayed":["fail-2"],"missing":[]}\n' });
+      await waitFor(() => readLog(log).done.has('fail-2'), 'the running receiver ran fail-2');
+
+      expect(await receiver.close()).toBe(0);
+      expect(JSON.parse((await cli(['stats', '--sqlite', db, '--json'])).stdout)).toMatchObject({ succeeded: 3, dead: 0, requeued: 0 });
+      expect((await cli(['dead-letters', '--sqlite', db])).stdout).toBe('No dead letters.\n');
+    });
+  });
+
+  describe.runIf(redisTestsEnabled('cli'))('with --redis', () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it('lists dead letters, counts, and replays into the running receivers (URL from the environment)', async () => {
+      const hooks = createReceiver({ provider: testProvider(), retry: { attempts: 1 }, queue: bullmqQueue({ connection: redis.url, name: 'cli' }) });
+      let fixed = false;
+      const done: string[] = [];
+      hooks.onAny((event) => {
+        if (!fixed) throw new Error('down');
+        done.push(event.id);
+      });
+      try {
+        const env = { SCRAPEHOOK_REDIS_URL: redis.url };
+        const server = http.createServer(hooks.nodeHandler());
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        const { port } = server.address() as AddressInfo;
+        for (const webhookId of ['r-1', 'r-2']) expect(await send(port, pageEvent({ webhookId }))).toBe(202);
+        await hooks.onIdle();
+        server.close();
+
+        const listed = await cli(['dead-letters', '--queue', 'cli'], env);
+        expect(listed.code).toBe(0);
+        expect(listed.stdout).toMatch(/r-1\s+crawl\.page\s+1\s+/);
+        expect(JSON.parse((await cli(['stats', '--queue', 'cli', '--json'], env)).stdout)).toEqual({ queued: 0, running: 0, dead: 2, workers: 1 });
+
+        fixed = true;
+        expect(await cli(['replay', 'r-2', '--queue', 'cli'], env)).toMatchObject({ code: 0 });
+        await waitFor(() => done.includes('r-2'), 'a worker ran r-2');
+        expect(await cli(['replay', '--all', '--redis', redis.url, '--queue', 'cli', '--json'])).toMatchObject({
+          code: 0,
+          stdout: '{"replayed":["r-1"],"missing":[]}\n',
+        });
+        await waitFor(() => done.includes('r-1'), 'a worker ran r-1');
+        await hooks.onIdle();
+        expect((await cli(['dead-letters', '--queue', 'cli'], env)).stdout).toBe('No dead letters.\n');
+      } finally {
+        await hooks.close();
+      }
+    });
+
+    it('fails fast with exit 1 when Redis is unreachable, never printing the password', async () => {
+      const port = await freePort();
+      const result = await cli(['stats', '--redis', `redis://user:s3cret@127.0.0.1:${port}`]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`redis://user:***@127.0.0.1:${port}`);
+      expect(result.stderr + result.stdout).not.toContain('s3cret');
+    });
+  });
+});
