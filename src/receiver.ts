@@ -172,7 +172,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const minDelayMs = nonNegativeInteger('retry.minDelayMs', options.retry?.minDelayMs ?? 1000);
   const maxDelayMs = nonNegativeInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 60_000);
   const retryAfterSeconds = nonNegativeInteger('retryAfterSeconds', options.retryAfterSeconds ?? 10);
-  const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? DEFAULT_DEDUPE_TTL_MS);
+  const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? provider.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS);
   const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
   const limit = parseLimit(options.limit ?? '10mb');
   const logger = options.logger ?? silentLogger;
@@ -199,7 +199,11 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const counters = { received: 0, accepted: 0, duplicates: 0, succeeded: 0, retried: 0, dead: 0 };
   const rejected: Record<string, number> = {};
 
-  /** Every handler for an event type: exact, each dotted prefix with `.*`, aliases, then onAny. */
+  /**
+   * Every handler for an event type: exact, each dotted prefix with `.*`, aliases, then onAny.
+   * Wildcards and aliases match only the provider's known types, as their handler types say;
+   * a type the provider does not know reaches onAny (and handlers registered for its exact name).
+   */
   function handlersFor(type: string): AnyHandler[] {
     const out: AnyHandler[] = [];
     const add = (key: string) => {
@@ -207,8 +211,10 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       if (set) for (const h of set) out.push(h);
     };
     add(type);
-    for (let dot = type.indexOf('.'); dot !== -1; dot = type.indexOf('.', dot + 1)) add(`${type.slice(0, dot)}.*`);
-    for (const alias of aliasesOf.get(type) ?? []) add(alias);
+    if (Object.hasOwn(provider.events, type)) {
+      for (let dot = type.indexOf('.'); dot !== -1; dot = type.indexOf('.', dot + 1)) add(`${type.slice(0, dot)}.*`);
+      for (const alias of aliasesOf.get(type) ?? []) add(alias);
+    }
     for (const h of anyHandlers) out.push(h);
     return out;
   }

@@ -73,6 +73,12 @@ export interface Provider<
   readonly dedupeId: (input: DedupeInput) => string;
   /** Extra subscription names, e.g. `{ page: ['crawl.page', 'batch_scrape.page'] }`. */
   readonly aliases: A;
+  /**
+   * How long this provider's dedupe ids are remembered, when the receiver's `dedupe.ttlMs` is not
+   * set: a sender that legitimately repeats a notification later (Web Scraper Cloud after
+   * "Continue") needs a window shorter than the 48-hour default.
+   */
+  readonly dedupeTtlMs?: number;
 }
 
 /** Any provider; used as a constraint. */

@@ -44,6 +44,11 @@ export interface ProviderDefinition<E extends EventSchemas, U extends z.ZodType,
   dedupeId?: (input: TypedDedupeInput<z.output<E[keyof E]> | z.output<U>>) => string | undefined;
   /** Extra names a handler can subscribe with, each standing for several event types. */
   aliases?: A;
+  /**
+   * How long dedupe ids are remembered unless the receiver sets `dedupe.ttlMs`.
+   * @default the receiver's default, 48 hours
+   */
+  dedupeTtlMs?: number;
 }
 
 /**
@@ -88,6 +93,10 @@ export function defineProvider<
   }
   const readType = typeof eventType === 'function' ? eventType : typeof eventType === 'string' ? propertyReader(eventType) : undefined;
   if (readType === undefined) throw new TypeError(`Expected \`eventType\` to be a property name or a function, got ${typeof eventType}`);
+  const { dedupeTtlMs } = definition;
+  if (dedupeTtlMs !== undefined && (!Number.isInteger(dedupeTtlMs) || dedupeTtlMs < 1)) {
+    throw new TypeError(`Expected \`dedupeTtlMs\` to be a positive integer, got ${String(dedupeTtlMs)}`);
+  }
   const customId = definition.dedupeId as ((input: TypedDedupeInput<unknown>) => string | undefined) | undefined;
 
   return {
@@ -99,6 +108,7 @@ export function defineProvider<
     eventType: readType,
     dedupeId: (input) => customId?.(input) || bodyHash(input.rawBody),
     aliases: (definition.aliases ?? {}) as A,
+    ...(dedupeTtlMs === undefined ? {} : { dedupeTtlMs }),
   };
 }
 

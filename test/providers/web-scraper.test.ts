@@ -85,6 +85,7 @@ describe('webScraper() authentication', () => {
   it('throws a TypeError for a missing token or a bad dedupeWindowMs', () => {
     expect(() => webScraper({})).toThrow(/`token`/);
     expect(() => webScraper({ token: TOKEN, dedupeWindowMs: -1 })).toThrow(/`dedupeWindowMs`/);
+    expect(() => webScraper({ token: TOKEN, dedupeWindowMs: 0 })).toThrow(/`dedupeWindowMs`/);
   });
 });
 
@@ -159,7 +160,8 @@ describe("webScraper() and the sender's retries", () => {
     vi.setSystemTime(new Date('2026-11-20T10:30:00Z'));
     expect((await sendDelivery(app, delivery)).status).toBe(202);
     await hooks.onIdle();
-    expect(events.map((e) => e.id)).toEqual(['1234:failed:2026-11-20T10:00:00.000Z', '1234:failed:2026-11-20T10:30:00.000Z']);
+    expect(events.map((e) => e.id)).toEqual(['1234:failed', '1234:failed']);
+    expect(events.map((e) => e.receivedAt.toISOString())).toEqual(['2026-11-20T10:00:00.000Z', '2026-11-20T10:30:00.000Z']);
   });
 
   it('anchors the window on the first arrival, so a retry across a clock boundary is still a duplicate (200)', async () => {
@@ -174,11 +176,19 @@ describe("webScraper() and the sender's retries", () => {
     expect(events).toHaveLength(1);
   });
 
-  it('uses <job>:<status> as the id with dedupeWindowMs 0, leaving the window to dedupe.ttlMs', async () => {
-    const { hooks, app, events } = setup({ token: TOKEN, dedupeWindowMs: 0 });
-    expect((await sendDelivery(app, webScraperDelivery({ token: TOKEN }))).status).toBe(202);
-    expect((await sendDelivery(app, webScraperDelivery({ token: TOKEN }))).status).toBe(200);
-    await hooks.onIdle();
-    expect(events.map((e) => e.id)).toEqual(['1234:finished']);
+  it("lets the receiver's dedupe.ttlMs override the window", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-20T10:00:00Z'));
+    const hooks = createReceiver({ provider: webScraper({ token: TOKEN }), dedupe: { ttlMs: 10_000 } });
+    const seen: string[] = [];
+    hooks.onAny((event) => void seen.push(event.id));
+    const app = express();
+    app.post('/webhooks/webscraper/:token', hooks.middleware());
+    const delivery = webScraperDelivery({ token: TOKEN });
+    expect((await sendDelivery(app, delivery)).status).toBe(202);
+    vi.setSystemTime(new Date('2026-11-20T10:00:30Z'));
+    expect((await sendDelivery(app, delivery)).status).toBe(202);
+    await hooks.close();
+    expect(seen).toEqual(['1234:finished', '1234:finished']);
   });
 });

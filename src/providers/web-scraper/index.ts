@@ -11,8 +11,8 @@ export interface WebScraperOptions extends TokenOptions {
    * How long after the first delivery of a job's status a repeat of it is taken for the sender's
    * retry and dropped. Web Scraper Cloud retries within about 35 s (after 5 s, then 10 s, each
    * attempt waiting up to 10 s); a job continued with "Continue" notifies again much later and is
-   * delivered. `0` makes the dedupe id `<job>:<status>` with no window: then set the receiver's
-   * `dedupe: { ttlMs }` yourself (see the docs, "Web Scraper Cloud").
+   * delivered. It is the receiver's dedupe TTL unless the receiver sets `dedupe: { ttlMs }`, so it
+   * holds across processes with a shared store or BullMQ.
    * @default 120_000 (2 minutes)
    */
   dedupeWindowMs?: number;
@@ -20,9 +20,6 @@ export interface WebScraperOptions extends TokenOptions {
 
 /** The provider {@link webScraper} returns. */
 export type WebScraperProvider = Provider<typeof webScraperEvents, typeof webScraperEnvelope, Record<never, never>>;
-
-/** How many jobs' windows are remembered at once; older ones are forgotten first. */
-const MAX_WINDOWS = 10_000;
 
 /**
  * Receives Web Scraper Cloud (webscraper.io) scraping-job notifications: a form POST with
@@ -36,8 +33,6 @@ const MAX_WINDOWS = 10_000;
  * Deliveries are deduplicated by job id plus status within `dedupeWindowMs` of the first: the
  * sender retries when it gets no 2xx within 10 s (after 5 s, then 10 s; 3 attempts), while a job
  * continued later with "Continue" sends a fresh notification for the same job that must run again.
- * The window is kept in this process: with several processes behind one URL, use
- * `dedupeWindowMs: 0` and a receiver `dedupe: { ttlMs: 60_000 }` over a shared store.
  *
  * @example
  * ```ts
@@ -46,33 +41,13 @@ const MAX_WINDOWS = 10_000;
  * hooks.on('scrapingjob.finished', async ({ payload }, { signal }) => importJob(payload.scrapingjob_id, signal));
  * app.post('/webhooks/webscraper/:token', hooks.middleware());
  * ```
- * @throws {TypeError} when no token is given or `dedupeWindowMs` is not a non-negative integer.
+ * @throws {TypeError} when no token is given or `dedupeWindowMs` is not a positive integer.
  */
 export function webScraper(options: WebScraperOptions): WebScraperProvider {
   const verify = tokenVerifier(options, { param: 'token', query: 'token' });
   const windowMs = options.dedupeWindowMs ?? 120_000;
-  if (!Number.isInteger(windowMs) || windowMs < 0) {
-    throw new TypeError(`Expected \`dedupeWindowMs\` to be a non-negative integer, got ${String(windowMs)}`);
-  }
-  // First arrival per job and status, in arrival order. The window is anchored on the first
-  // arrival rather than on clock buckets, so a retry never falls on the far side of a boundary.
-  const windows = new Map<string, number>();
-
-  function dedupeId(job: number, status: string): string {
-    const key = `${job}:${status}`;
-    if (windowMs === 0) return key;
-    const now = Date.now();
-    let start = windows.get(key);
-    if (start === undefined || now - start >= windowMs) {
-      start = now;
-      windows.delete(key);
-      windows.set(key, start);
-      for (const [oldKey, oldStart] of windows) {
-        if (windows.size <= MAX_WINDOWS && now - oldStart < windowMs) break;
-        windows.delete(oldKey);
-      }
-    }
-    return `${key}:${new Date(start).toISOString()}`;
+  if (!Number.isInteger(windowMs) || windowMs < 1) {
+    throw new TypeError(`Expected \`dedupeWindowMs\` to be a positive integer, got ${String(windowMs)}`);
   }
 
   return defineProvider({
@@ -85,6 +60,9 @@ export function webScraper(options: WebScraperOptions): WebScraperProvider {
     },
     events: webScraperEvents,
     envelope: webScraperEnvelope,
-    dedupeId: ({ payload }) => dedupeId(payload.scrapingjob_id, payload.status),
+    // The window is the dedupe TTL: the first arrival claims `<job>:<status>` for `windowMs`, so a
+    // retry never falls on the far side of a bucket boundary, and the window holds in every store.
+    dedupeId: ({ payload }) => `${payload.scrapingjob_id}:${payload.status}`,
+    dedupeTtlMs: windowMs,
   });
 }
