@@ -15,7 +15,7 @@ function acmeDelivery(body: object, secret = SECRET): TestDelivery {
   return { method: 'POST', path: '/webhooks/acme', headers: { 'content-type': 'application/json', 'x-acme-signature': signHmac(bytes, secret) }, body: bytes };
 }
 
-describe('examples/custom-provider.ts (the defineProvider example of docs/providers.md)', () => {
+describe('examples/custom-provider.ts (the defineProvider example in the README)', () => {
   it('responds 202 and runs the typed handler once, 200 to a retry, 401 to a wrong signature', async () => {
     const saved: [string, number][] = [];
     const hooks = createAcmeReceiver(SECRET, async (jobId, rows) => void saved.push([jobId, rows]));
