@@ -189,6 +189,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const anyHandlers = new Set<AnyHandler>();
   const errorHandlers = new Set<ErrorHandler<P>>();
   const invalidHandlers = new Set<(delivery: InvalidDelivery) => unknown>();
+  /** Handler lists per event type, rebuilt after any subscription changes. */
+  const handlerCache = new Map<string, readonly AnyHandler[]>();
   const aliasesOf = new Map<string, string[]>();
   for (const [alias, types] of Object.entries(provider.aliases)) {
     for (const type of types) aliasesOf.set(type, [...(aliasesOf.get(type) ?? []), alias]);
@@ -204,7 +206,9 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
    * Wildcards and aliases match only the provider's known types, as their handler types say;
    * a type the provider does not know reaches onAny (and handlers registered for its exact name).
    */
-  function handlersFor(type: string): AnyHandler[] {
+  function handlersFor(type: string): readonly AnyHandler[] {
+    const cached = handlerCache.get(type);
+    if (cached) return cached;
     const out: AnyHandler[] = [];
     const add = (key: string) => {
       const set = handlers.get(key);
@@ -216,6 +220,9 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       for (const alias of aliasesOf.get(type) ?? []) add(alias);
     }
     for (const h of anyHandlers) out.push(h);
+    // Senders may invent types: keep the cache bounded.
+    if (handlerCache.size >= 1000) handlerCache.clear();
+    handlerCache.set(type, out);
     return out;
   }
 
@@ -274,6 +281,18 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   async function run(delivery: Delivery, attempt: number, skip?: Set<unknown>): Promise<void> {
     const event: WebhookEvent = { ...delivery, attempt };
     const list = handlersFor(delivery.type);
+    if (list.length === 1) {
+      // The common case, without the bookkeeping of several handlers.
+      const handler = list[0]!;
+      if (skip?.has(handler)) return;
+      try {
+        await callHandler(handler, event);
+      } catch (error) {
+        throw error instanceof WebhookError ? error : new WebhookError('handler.failed', `A ${delivery.type} handler failed`, { cause: error });
+      }
+      skip?.add(handler);
+      return;
+    }
     const errors: unknown[] = [];
     await Promise.all(
       list.map((handler) =>
@@ -369,7 +388,11 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   function subscribe<T>(set: Set<T>, item: T): Unsubscribe {
     if (typeof item !== 'function') throw new TypeError(`Expected a handler function, got ${typeof item}`);
     set.add(item);
-    return () => void set.delete(item);
+    handlerCache.clear();
+    return () => {
+      set.delete(item);
+      handlerCache.clear();
+    };
   }
 
   const receiver: Receiver<P> = {

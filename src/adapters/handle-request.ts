@@ -4,7 +4,7 @@ import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
 import { WebhookError, type PayloadIssue } from '../errors.ts';
 import type { EnqueueResult } from '../dispatch/queue.ts';
 import { redactUrl } from '../log.ts';
-import type { AnyProvider, Delivery, InvalidDelivery, Logger, RequestView } from '../types.ts';
+import type { AnyProvider, Delivery, InvalidDelivery, Logger, VerifyContext } from '../types.ts';
 
 /** A request as the Express adapter may hand it over: with route params and maybe a body read already. */
 export interface IncomingRequest extends IncomingMessage {
@@ -67,10 +67,11 @@ export function createPipeline(state: PipelineState) {
     const bodyType = bodyTypeOf(req.headers['content-type'], provider.bodyTypes);
     const rawBody = await rawBodyOf(req);
 
-    const view = requestView(req);
+    const view = new RequestContext(req);
+    view.rawBody = rawBody;
     let genuine = false;
     try {
-      genuine = await provider.verify({ ...view, rawBody });
+      genuine = await provider.verify(view);
     } catch (error) {
       logger.error({ err: error, provider: provider.name }, 'scrapehook: the authentication strategy threw; the request is refused');
     }
@@ -135,26 +136,49 @@ function trySafeParse(schema: AnyProvider['envelope'], body: unknown) {
   }
 }
 
-function requestView(req: IncomingRequest): RequestView {
-  const url = req.url ?? '/';
-  let query: URLSearchParams | undefined;
-  return {
-    method: req.method ?? 'GET',
-    url,
-    params: req.params ?? {},
-    header(name) {
-      const value = req.headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-    query(name) {
-      if (query === undefined) {
-        const mark = url.indexOf('?');
-        query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
-      }
-      return query.get(name) ?? undefined;
-    },
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * The request as verifiers and providers see it: one object per request. `header` and `query` are
+ * bound, so they can be passed around detached (`const { header } = ctx`).
+ */
+class RequestContext implements VerifyContext {
+  readonly #req: IncomingRequest;
+  #query: URLSearchParams | undefined;
+  rawBody: Buffer = EMPTY;
+
+  constructor(req: IncomingRequest) {
+    this.#req = req;
+  }
+
+  get method(): string {
+    return this.#req.method ?? 'GET';
+  }
+
+  get url(): string {
+    return this.#req.url ?? '/';
+  }
+
+  get params(): Readonly<Record<string, string>> {
+    return this.#req.params ?? NO_PARAMS;
+  }
+
+  readonly header = (name: string): string | undefined => {
+    const value = this.#req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  };
+
+  readonly query = (name: string): string | undefined => {
+    if (this.#query === undefined) {
+      const url = this.url;
+      const mark = url.indexOf('?');
+      this.#query = new URLSearchParams(mark === -1 ? '' : url.slice(mark + 1));
+    }
+    return this.#query.get(name) ?? undefined;
   };
 }
+
+const EMPTY = Buffer.alloc(0);
 
 function headersOf(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};

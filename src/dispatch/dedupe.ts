@@ -51,6 +51,9 @@ export class DedupeMemory {
   }
 
   #evict(now: number): void {
+    // Expired ids are dropped lazily (on their next claim, or here once the memory is full), so
+    // the common claim pays no iteration.
+    if (this.#expires.size <= this.#max) return;
     for (const [id, expires] of this.#expires) {
       if (this.#expires.size <= this.#max && expires > now) break;
       this.#expires.delete(id);
