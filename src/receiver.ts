@@ -413,8 +413,9 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     onError: (handler) => subscribe(errorHandlers, handler),
     onInvalid: (handler) => subscribe(invalidHandlers, handler),
     middleware() {
-      return function scrapehookMiddleware(req, res, next) {
-        pipeline(req as IncomingRequest, res).catch(next);
+      // The pipeline answers every request itself and never rejects, so `next` is not called.
+      return function scrapehookMiddleware(req, res, _next) {
+        void pipeline(req as IncomingRequest, res);
       };
     },
     nodeHandler() {
