@@ -1,3 +1,5 @@
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { silentLogger } from '../log.ts';
 import type { DeadLetter, Delivery, Logger } from '../types.ts';
 import {
@@ -8,6 +10,7 @@ import {
   type Database,
   type DeliveryRow,
 } from './sqlite/database.ts';
+import { startCheckpointer, type Checkpointer } from './sqlite/checkpointer.ts';
 import type { DeliveryUpdate, Store, StoredDelivery } from './types.ts';
 
 /** Options of {@link sqliteStore}. */
@@ -21,8 +24,10 @@ export interface SqliteStoreOptions {
    */
   retentionMs?: number;
   /**
-   * How a commit reaches the disk. `'full'` (fsync on every commit) keeps an acknowledged delivery
-   * through a power loss; `'normal'` only through a crash of the process, and is cheaper.
+   * When an accepted delivery counts as stored. `'full'`: once the write-ahead log holding it has
+   * been fsynced, so it survives a power loss or an OS crash. `'normal'`: once it is committed to
+   * the log (written, not yet fsynced), so it survives a crash of the process but maybe not of the
+   * machine; cheaper on slow disks.
    * @default 'full'
    */
   synchronous?: 'full' | 'normal';
@@ -37,6 +42,12 @@ export interface SqliteStoreOptions {
    * @default 60_000
    */
   pruneIntervalMs?: number;
+  /**
+   * How many dedupe ids are remembered at most (the newest; each for the receiver's dedupe TTL).
+   * They are checked in memory and written to the file, so they survive a restart.
+   * @default 100_000
+   */
+  maxIds?: number;
   /**
    * How long a write waits for the lock another connection (the CLI) holds before failing.
    * @default 5000
@@ -70,11 +81,22 @@ type Pending =
   | {
       readonly kind: 'accept';
       readonly delivery: Delivery;
+      /** The payload as JSON, serialized when accepted so that a bad one fails alone. */
+      readonly payload: string;
       readonly dedupeTtlMs: number;
       readonly resolve: (accepted: boolean) => void;
       readonly reject: (error: unknown) => void;
     }
   | { readonly kind: 'update'; readonly id: string; readonly update: DeliveryUpdate };
+
+/** Log pages after which the writer checkpoints by itself (SQLite's default is 1000). */
+const WRITER_CHECKPOINT_PAGES = 10_000;
+
+/** How often the checkpointer thread copies the log into the database file. */
+const CHECKPOINT_INTERVAL_MS = 250;
+
+/** How long a state update may wait for an accept's commit to ride along with. */
+const UPDATE_FLUSH_MS = 20;
 
 /** Rows deleted per prune transaction, so that pruning never blocks the event loop for long. */
 const PRUNE_BATCH = 5000;
@@ -85,10 +107,11 @@ const PRUNE_BATCH = 5000;
  * that was accepted but not finished. Dead letters and dedupe ids survive restarts.
  *
  * Writes are group-committed: every accept and state change made during one turn of the event loop
- * goes into one transaction, and each `accept()` settles once that transaction has committed. So
- * the cost of a commit (an fsync with `synchronous: 'full'`) is shared by all the deliveries that
- * arrived meanwhile. State changes (running, succeeded, ...) are not awaited: after a crash the
- * worst case is that a delivery whose success was not yet written runs once more.
+ * goes into one transaction. With `synchronous: 'full'` the log is then fsynced off the main thread
+ * (in libuv's pool, so requests keep being served meanwhile), and each `accept()` settles once the
+ * fsync that covers its transaction has returned; deliveries committed while an fsync runs share
+ * the next one. State changes (running, succeeded, ...) are not awaited: after a crash the worst
+ * case is that a delivery whose success was not yet written runs once more.
  *
  * Needs the optional peer dependency `better-sqlite3`.
  *
@@ -106,18 +129,58 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1000);
   const pruneIntervalMs = positiveInteger('pruneIntervalMs', options.pruneIntervalMs ?? 60_000);
   const busyTimeoutMs = nonNegativeInteger('busyTimeoutMs', options.busyTimeoutMs ?? 5000);
+  const maxIds = positiveInteger('maxIds', options.maxIds ?? 100_000);
   const synchronous = options.synchronous ?? 'full';
   if (synchronous !== 'full' && synchronous !== 'normal') {
     throw new TypeError(`Expected \`synchronous\` to be 'full' or 'normal', got ${JSON.stringify(synchronous)}`);
   }
   const logger = options.logger ?? silentLogger;
   const { path } = options;
-  const db = openDatabase(path, { busyTimeoutMs, synchronous });
-  return new SqliteStoreImpl(db, path, { retentionMs, pollIntervalMs, pruneIntervalMs, logger });
+  // SQLite itself only writes the log at commit (NORMAL); with 'full' the store fsyncs the log
+  // before it acknowledges, without blocking the event loop (see #sync).
+  const db = openDatabase(path, { busyTimeoutMs, synchronous: 'normal' });
+  // Index pages of a large database stay in memory rather than being read back for each insert.
+  db.pragma('cache_size = -16000');
+  // Checkpoints run in a worker thread (see startCheckpointer); the writer still checkpoints if
+  // the log grows past ~40 MB anyway, which also lets SQLite restart the log from its beginning.
+  db.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
+  let walFd: number | undefined;
+  if (synchronous === 'full') {
+    try {
+      walFd = openWal(`${db.name}-wal`);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+  return new SqliteStoreImpl(db, path, walFd, { retentionMs, pollIntervalMs, pruneIntervalMs, maxIds, logger });
 }
+
+/**
+ * Opens the write-ahead log for fsync. SQLite keeps this file (the same inode) for as long as a
+ * connection is open: it is reset after a checkpoint, never replaced.
+ */
+function openWal(walPath: string): number {
+  const fd = openSync(walPath, 'a');
+  // The log's directory entry must be on disk too, once.
+  try {
+    const dir = openSync(dirname(walPath), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the file's own fsync still holds the data.
+  }
+  return fd;
+}
+
+type Accepted = { readonly resolve: (accepted: boolean) => void; readonly reject: (error: unknown) => void; readonly accepted: boolean };
 
 interface Settings {
   readonly retentionMs: number;
+  readonly maxIds: number;
   readonly pollIntervalMs: number;
   readonly pruneIntervalMs: number;
   readonly logger: Logger;
@@ -128,51 +191,81 @@ class SqliteStoreImpl implements SqliteStore {
   readonly #db: Database;
   readonly #settings: Settings;
   #pending: Pending[] = [];
-  #flushScheduled = false;
+  /** A flush on the next turn of the event loop (an accept is waiting). */
+  #flushSoon = false;
+  /** A later flush (only state updates are waiting). */
+  #flushLater: NodeJS.Timeout | undefined;
+  /** The write-ahead log, fsynced before accepts settle (`synchronous: 'full'`); else undefined. */
+  readonly #walFd: number | undefined;
+  /** Committed accepts waiting for the next fsync of the log. */
+  #unsynced: Accepted[] = [];
+  #syncing = false;
   #closed = false;
   readonly #watchers = new Set<(delivery: StoredDelivery) => void>();
   #pollTimer: NodeJS.Timeout | undefined;
+  #checkpointer: Checkpointer | undefined;
   readonly #pruneTimer: NodeJS.Timeout;
   /** Writes what is pending if the process exits without closing the store (better-sqlite3 is synchronous). */
   readonly #onExit = () => this.#flush();
 
-  readonly #claim;
+  /** The row of each delivery in flight, by id: updates address rows by seq (see the schema). */
+  readonly #seqs = new Map<string, number>();
+  /** Dedupe ids claimed and their expiry, oldest claim first (the file holds the same, appended). */
+  readonly #ids = new Map<string, number>();
+  readonly #logId;
   readonly #insert;
+  readonly #deadSeq;
   readonly #update;
   readonly #delete;
   readonly #commit;
 
-  constructor(db: Database, path: string, settings: Settings) {
+  constructor(db: Database, path: string, walFd: number | undefined, settings: Settings) {
     this.#db = db;
     this.path = path;
+    this.#walFd = walFd;
     this.#settings = settings;
-    // Claims a dedupe id unless it is held and not expired: `changes` is 1 when claimed, 0 for a duplicate.
-    this.#claim = db.prepare(
-      'INSERT INTO dedupe (id, expires_at) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE dedupe.expires_at <= ?',
-    );
-    // Without dedupe the same id may be accepted again: it is then a fresh delivery.
+    this.#logId = db.prepare('INSERT INTO dedupe (id, expires_at) VALUES (?, ?)');
+    // Without dedupe the same id may be accepted again: it is then a delivery (a row) of its own.
     this.#insert = db.prepare(`
       INSERT INTO deliveries (id, type, provider, payload, received_at, state, attempts, error, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'queued', 0, NULL, ?)
-      ON CONFLICT (id) DO UPDATE SET type = excluded.type, provider = excluded.provider, payload = excluded.payload,
-        received_at = excluded.received_at, state = 'queued', attempts = 0, error = NULL, updated_at = excluded.updated_at`);
-    this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE id = ?');
-    this.#delete = db.prepare('DELETE FROM deliveries WHERE id = ?');
-    this.#commit = db.transaction((ops: readonly Pending[], now: number): boolean[] => {
+      VALUES (?, ?, ?, ?, ?, 'queued', 0, NULL, ?)`);
+    this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE seq = ?');
+    this.#delete = db.prepare('DELETE FROM deliveries WHERE seq = ?');
+    this.#deadSeq = db.prepare("SELECT seq FROM deliveries WHERE id = ? AND state = 'dead' ORDER BY seq DESC LIMIT 1").pluck();
+    this.#commit = db.transaction((ops: readonly Pending[], now: number, claimed: string[]): boolean[] => {
       const accepted: boolean[] = [];
-      for (const op of ops) {
+      const superseded = supersededUpdates(ops);
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
         if (op.kind === 'accept') {
           const { delivery, dedupeTtlMs } = op;
-          if (dedupeTtlMs > 0 && this.#claim.run(delivery.id, now + dedupeTtlMs, now).changes === 0) {
-            accepted.push(false);
-            continue;
+          if (dedupeTtlMs > 0) {
+            if (!this.#claim(delivery.id, now, dedupeTtlMs)) {
+              accepted.push(false);
+              continue;
+            }
+            claimed.push(delivery.id);
+            this.#logId.run(delivery.id, now + dedupeTtlMs);
           }
-          this.#insert.run(delivery.id, delivery.type, delivery.provider, JSON.stringify(delivery.payload), delivery.receivedAt.getTime(), now);
+          const { lastInsertRowid } = this.#insert.run(
+            delivery.id,
+            delivery.type,
+            delivery.provider,
+            op.payload,
+            delivery.receivedAt.getTime(),
+            now,
+          );
+          this.#seqs.set(delivery.id, Number(lastInsertRowid));
           accepted.push(true);
-        } else {
+        } else if (!superseded.has(i)) {
           const { id, update } = op;
-          if (update.state === 'succeeded' && this.#settings.retentionMs === 0) this.#delete.run(id);
-          else this.#update.run(update.state, update.attempts, update.error ? JSON.stringify(update.error) : null, now, id);
+          // In flight: by the seq kept since its accept. Otherwise a dead letter being replayed.
+          const seq = this.#seqs.get(id) ?? (this.#deadSeq.get(id) as number | undefined);
+          if (seq === undefined) continue; // Pruned, or never stored here: nothing to record.
+          if (update.state === 'succeeded' || update.state === 'dead') this.#seqs.delete(id);
+          else this.#seqs.set(id, seq);
+          if (update.state === 'succeeded' && this.#settings.retentionMs === 0) this.#delete.run(seq);
+          else this.#update.run(update.state, update.attempts, update.error ? JSON.stringify(update.error) : null, now, seq);
         }
       }
       return accepted;
@@ -180,13 +273,25 @@ class SqliteStoreImpl implements SqliteStore {
     this.#pruneTimer = setInterval(() => this.#prune(), settings.pruneIntervalMs).unref();
     process.on('exit', this.#onExit);
     this.#prune();
+    this.#loadIds();
+    this.#checkpointer = startCheckpointer(path, CHECKPOINT_INTERVAL_MS, (error) => {
+      settings.logger.warn({ err: error, path }, 'scrapehook: the SQLite checkpointer thread failed; the writer checkpoints instead');
+      this.#checkpointer?.stop();
+      if (!this.#closed) db.pragma('wal_autocheckpoint = 1000');
+    });
   }
 
   accept(delivery: Delivery, dedupeTtlMs: number): Promise<boolean> {
     if (this.#closed) return Promise.reject(new Error(`The SQLite store ${this.path} is closed`));
+    let payload: string;
+    try {
+      payload = JSON.stringify(delivery.payload);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ kind: 'accept', delivery, dedupeTtlMs, resolve, reject });
-      this.#scheduleFlush();
+      this.#pending.push({ kind: 'accept', delivery, payload, dedupeTtlMs, resolve, reject });
+      this.#scheduleFlush(true);
     });
   }
 
@@ -195,7 +300,7 @@ class SqliteStoreImpl implements SqliteStore {
     // the delivery stays unfinished on disk and runs again at the next start.
     if (this.#closed) return;
     this.#pending.push({ kind: 'update', id, update });
-    this.#scheduleFlush();
+    this.#scheduleFlush(false);
   }
 
   unfinished(): StoredDelivery[] {
@@ -203,6 +308,7 @@ class SqliteStoreImpl implements SqliteStore {
     // Everything queued is re-queued now, re-queued dead letters included: drop their flags.
     this.#db.prepare('DELETE FROM requeued').run();
     const rows = this.#db.prepare(`${SELECT_DELIVERY} WHERE state IN ('queued', 'running') ORDER BY seq`).all() as DeliveryRow[];
+    for (const row of rows) this.#seqs.set(row.id, row.seq);
     return rows.map(toStoredDelivery);
   }
 
@@ -227,7 +333,19 @@ class SqliteStoreImpl implements SqliteStore {
   close(): void {
     if (this.#closed) return;
     this.#flush();
+    if (this.#walFd !== undefined) {
+      // Settle what waits for an fsync now, rather than leave it to a callback after the close.
+      try {
+        fsyncSync(this.#walFd);
+        this.#settle(this.#unsynced.splice(0), undefined);
+      } catch (error) {
+        this.#settle(this.#unsynced.splice(0), error);
+      }
+      // An fsync still running in the pool has its fd: close it once that one returns.
+      if (!this.#syncing) closeSync(this.#walFd);
+    }
     this.#closed = true;
+    this.#checkpointer?.stop();
     clearInterval(this.#pruneTimer);
     if (this.#pollTimer) clearInterval(this.#pollTimer);
     this.#watchers.clear();
@@ -235,29 +353,105 @@ class SqliteStoreImpl implements SqliteStore {
     this.#db.close();
   }
 
-  #scheduleFlush(): void {
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // setImmediate runs after the I/O callbacks of this loop turn: every request read meanwhile
-    // joins the same transaction (group commit).
-    setImmediate(() => this.#flush());
+  /** Claims `id` unless it was claimed and has not expired; keeps at most `maxIds`, dropping the oldest. */
+  #claim(id: string, now: number, ttlMs: number): boolean {
+    const expires = this.#ids.get(id);
+    if (expires !== undefined) {
+      if (expires > now) return false;
+      this.#ids.delete(id);
+    }
+    this.#ids.set(id, now + ttlMs);
+    for (const [oldest, at] of this.#ids) {
+      if (this.#ids.size <= this.#settings.maxIds && at > now) break;
+      this.#ids.delete(oldest);
+    }
+    return true;
+  }
+
+  /** Loads the newest dedupe ids that have not expired, oldest first. */
+  #loadIds(): void {
+    const rows = this.#db
+      .prepare('SELECT id, expires_at FROM dedupe WHERE expires_at > ? ORDER BY seq DESC LIMIT ?')
+      .all(Date.now(), this.#settings.maxIds) as { id: string; expires_at: number }[];
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const { id, expires_at } = rows[i]!;
+      this.#ids.delete(id);
+      this.#ids.set(id, expires_at);
+    }
+  }
+
+  /**
+   * An accept is flushed on the next turn of the event loop: setImmediate runs after the I/O
+   * callbacks of this turn, so every request read meanwhile joins the same transaction (group
+   * commit). Nobody waits for a state update: updates ride along with the next accepts' commit, or
+   * are flushed after UPDATE_FLUSH_MS when no accept comes, which also lets a fast handler's
+   * `running` and `succeeded` collapse into one write.
+   */
+  #scheduleFlush(urgent: boolean): void {
+    if (urgent) {
+      if (this.#flushSoon) return;
+      this.#flushSoon = true;
+      setImmediate(() => this.#flush());
+    } else {
+      this.#flushLater ??= setTimeout(() => this.#flush(), UPDATE_FLUSH_MS);
+    }
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
+    this.#flushSoon = false;
+    if (this.#flushLater) {
+      clearTimeout(this.#flushLater);
+      this.#flushLater = undefined;
+    }
     if (this.#pending.length === 0 || this.#closed) return;
     const ops = this.#pending;
     this.#pending = [];
     let accepted: boolean[];
+    const claimed: string[] = [];
     try {
-      accepted = this.#commit.immediate(ops, Date.now());
+      accepted = this.#commit.immediate(ops, Date.now(), claimed);
     } catch (error) {
+      // Nothing of the batch is stored: forget its claims, or the sender's retry would be a "duplicate".
+      for (const id of claimed) this.#ids.delete(id);
       this.#settings.logger.error({ err: error, path: this.path, writes: ops.length }, 'scrapehook: the SQLite store could not commit');
       for (const op of ops) if (op.kind === 'accept') op.reject(error);
       return;
     }
+    const committed: Accepted[] = [];
     let i = 0;
-    for (const op of ops) if (op.kind === 'accept') op.resolve(accepted[i++]!);
+    for (const op of ops) if (op.kind === 'accept') committed.push({ resolve: op.resolve, reject: op.reject, accepted: accepted[i++]! });
+    if (committed.length === 0) return;
+    if (this.#walFd === undefined) this.#settle(committed, undefined);
+    else {
+      this.#unsynced.push(...committed);
+      this.#sync();
+    }
+  }
+
+  /**
+   * Group commit, second half: fsync the log in libuv's pool, then settle every accept committed
+   * before the fsync started. Accepts committed meanwhile wait for the next one.
+   */
+  #sync(): void {
+    if (this.#syncing || this.#unsynced.length === 0 || this.#walFd === undefined) return;
+    const batch = this.#unsynced;
+    this.#unsynced = [];
+    this.#syncing = true;
+    const fd = this.#walFd;
+    fsync(fd, (error) => {
+      this.#syncing = false;
+      if (error) this.#settings.logger.error({ err: error, path: this.path }, 'scrapehook: the SQLite store could not fsync its log');
+      this.#settle(batch, error ?? undefined);
+      if (this.#closed) closeSync(fd);
+      else this.#sync();
+    });
+  }
+
+  #settle(batch: readonly Accepted[], error: unknown): void {
+    for (const entry of batch) {
+      if (error === undefined) entry.resolve(entry.accepted);
+      else entry.reject(error);
+    }
   }
 
   #pollRequeued(): void {
@@ -266,15 +460,17 @@ class SqliteStoreImpl implements SqliteStore {
     try {
       revived = this.#db
         .transaction((): StoredDelivery[] => {
-          const ids = this.#db.prepare('SELECT id FROM requeued ORDER BY at LIMIT 1000').pluck().all() as string[];
-          if (ids.length === 0) return [];
-          const select = this.#db.prepare(`${SELECT_DELIVERY} WHERE id = ? AND state = 'queued'`);
-          const unflag = this.#db.prepare('DELETE FROM requeued WHERE id = ?');
+          const seqs = this.#db.prepare('SELECT seq FROM requeued ORDER BY at LIMIT 1000').pluck().all() as number[];
+          if (seqs.length === 0) return [];
+          const select = this.#db.prepare(`${SELECT_DELIVERY} WHERE seq = ? AND state = 'queued'`);
+          const unflag = this.#db.prepare('DELETE FROM requeued WHERE seq = ?');
           const out: StoredDelivery[] = [];
-          for (const id of ids) {
-            unflag.run(id);
-            const row = select.get(id) as DeliveryRow | undefined;
-            if (row) out.push(toStoredDelivery(row));
+          for (const seq of seqs) {
+            unflag.run(seq);
+            const row = select.get(seq) as DeliveryRow | undefined;
+            if (!row) continue;
+            this.#seqs.set(row.id, row.seq);
+            out.push(toStoredDelivery(row));
           }
           return out;
         })
@@ -295,15 +491,36 @@ class SqliteStoreImpl implements SqliteStore {
       const succeeded = this.#db
         .prepare(`DELETE FROM deliveries WHERE seq IN (SELECT seq FROM deliveries WHERE state = 'succeeded' AND updated_at <= ? LIMIT ${PRUNE_BATCH})`)
         .run(now - this.#settings.retentionMs).changes;
-      const ids = this.#db
-        .prepare(`DELETE FROM dedupe WHERE id IN (SELECT id FROM dedupe WHERE expires_at <= ? LIMIT ${PRUNE_BATCH})`)
-        .run(now).changes;
+      // Dedupe rows are in claim order: drop the prefix that expired or is older than the newest maxIds.
+      const bounds = this.#db.prepare('SELECT MIN(seq) AS low, MAX(seq) AS high FROM dedupe').get() as { low: number | null; high: number | null };
+      let ids = 0;
+      if (bounds.low !== null && bounds.high !== null) {
+        const live = this.#db.prepare('SELECT seq FROM dedupe WHERE expires_at > ? ORDER BY seq LIMIT 1').pluck().get(now) as number | undefined;
+        const cut = Math.min(Math.max(bounds.high - this.#settings.maxIds, (live ?? bounds.high + 1) - 1), bounds.low + PRUNE_BATCH - 1);
+        ids = this.#db.prepare('DELETE FROM dedupe WHERE seq <= ?').run(cut).changes;
+      }
       // More left than one batch: carry on soon, leaving the event loop to requests in between.
       if (succeeded === PRUNE_BATCH || ids === PRUNE_BATCH) setTimeout(() => this.#prune(), 10).unref();
     } catch (error) {
       this.#settings.logger.warn({ err: error, path: this.path }, 'scrapehook: the SQLite store could not prune');
     }
   }
+}
+
+/**
+ * The updates of a batch that a later update of the same delivery overrides (a fast handler's
+ * `running` and `succeeded` often share a batch): only the last state needs writing.
+ */
+function supersededUpdates(ops: readonly Pending[]): Set<number> {
+  const superseded = new Set<number>();
+  const later = new Set<string>();
+  for (let i = ops.length - 1; i >= 0; i--) {
+    const op = ops[i]!;
+    if (op.kind === 'accept') later.delete(op.delivery.id);
+    else if (later.has(op.id)) superseded.add(i);
+    else later.add(op.id);
+  }
+  return superseded;
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -110,14 +110,17 @@ describe('.accept()', () => {
     await expect(s.accept(d, 1000)).resolves.toBe(true);
   });
 
-  it('with dedupe off (TTL 0) accepts the same id every time, as a fresh delivery', async () => {
+  it('with dedupe off (TTL 0) accepts the same id every time, as a delivery of its own', async () => {
     const s = store();
     const d = delivery();
     await s.accept(d, 0);
     s.update(d.id, { state: 'dead', attempts: 3, error: { type: 'handler.failed', message: 'x' } });
     await expect(s.accept(d, 0)).resolves.toBe(true);
-    expect(s.deadLetters()).toEqual([]);
+    expect(s.deadLetters()).toMatchObject([{ id: d.id, attempts: 3 }]);
     expect(s.unfinished()).toMatchObject([{ id: d.id, state: 'queued', attempts: 0 }]);
+    s.update(d.id, { state: 'succeeded', attempts: 1 }); // the new one, not the dead letter
+    expect(s.deadLetters()).toMatchObject([{ id: d.id, attempts: 3 }]);
+    expect(s.unfinished()).toEqual([]);
   });
 
   it('commits many concurrent accepts in few transactions (group commit)', async () => {
@@ -136,6 +139,27 @@ describe('.accept()', () => {
     blocker.prepare('ROLLBACK').run();
     blocker.close();
     await expect(s.accept(delivery(), TTL)).resolves.toBe(true);
+  });
+
+  it('remembers at most maxIds dedupe ids, the newest, also across a restart', async () => {
+    const first = sqliteStore({ path, maxIds: 2 });
+    const [a, b, c] = [delivery(), delivery(), delivery()];
+    for (const d of [a, b, c]) await first.accept(d, TTL);
+    first.close();
+    const second = store({ maxIds: 2 });
+    await expect(second.accept(c, TTL)).resolves.toBe(false);
+    await expect(second.accept(b, TTL)).resolves.toBe(false);
+    await expect(second.accept(a, TTL)).resolves.toBe(true); // forgotten: the oldest of three
+  });
+
+  it('rejects a payload that cannot be stored, alone, and claims nothing for it', async () => {
+    const s = store();
+    const bad = delivery({ payload: { n: 1n } });
+    const good = delivery();
+    const [badResult, goodResult] = await Promise.allSettled([s.accept(bad, TTL), s.accept(good, TTL)]);
+    expect(badResult.status).toBe('rejected');
+    expect(goodResult).toEqual({ status: 'fulfilled', value: true });
+    await expect(s.accept({ ...bad, payload: { n: 1 } }, TTL)).resolves.toBe(true);
   });
 
   it('rejects after close()', async () => {

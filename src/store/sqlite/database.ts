@@ -68,7 +68,7 @@ function migrate(db: Database, path: string): void {
     db.exec(`
       CREATE TABLE IF NOT EXISTS deliveries (
         seq         INTEGER PRIMARY KEY,
-        id          TEXT    NOT NULL UNIQUE,
+        id          TEXT    NOT NULL,
         type        TEXT    NOT NULL,
         provider    TEXT    NOT NULL,
         payload     TEXT    NOT NULL,
@@ -78,20 +78,25 @@ function migrate(db: Database, path: string): void {
         error       TEXT,
         updated_at  INTEGER NOT NULL
       );
-      -- Pruning finished deliveries, and listing dead letters, without scanning the table.
+      -- No index on id for every row: dedupe ids are random, and a random insert into a B-tree per
+      -- delivery was the most expensive part of a commit. The store addresses a delivery in flight
+      -- by seq; only dead letters are looked up by id (replay), through this partial index.
+      CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (id) WHERE state = 'dead';
+      -- Pruning succeeded deliveries past their retention (appended in time order: cheap).
       CREATE INDEX IF NOT EXISTS deliveries_succeeded ON deliveries (updated_at) WHERE state = 'succeeded';
-      CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (seq) WHERE state = 'dead';
-      -- Dedupe ids outlive the deliveries' retention (48 h by default), so they have their own table.
+      -- Dedupe ids, appended in claim order. The store checks ids in memory (it loads the newest
+      -- ones at start) and only appends here: an index on random ids would cost a B-tree page
+      -- write per delivery. They outlive the deliveries' retention (48 h by default).
       CREATE TABLE IF NOT EXISTS dedupe (
-        id         TEXT    PRIMARY KEY,
+        seq        INTEGER PRIMARY KEY,
+        id         TEXT    NOT NULL,
         expires_at INTEGER NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS dedupe_expires ON dedupe (expires_at);
+      );
       -- Dead letters an operator re-queued (scrapehook replay) for the running receiver to pick up.
       CREATE TABLE IF NOT EXISTS requeued (
-        id TEXT    PRIMARY KEY,
-        at INTEGER NOT NULL
-      ) WITHOUT ROWID;
+        seq INTEGER PRIMARY KEY,
+        at  INTEGER NOT NULL
+      );
     `);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
@@ -99,6 +104,7 @@ function migrate(db: Database, path: string): void {
 
 /** A `deliveries` row as read back. */
 export interface DeliveryRow {
+  seq: number;
   id: string;
   type: string;
   provider: string;
@@ -109,7 +115,7 @@ export interface DeliveryRow {
   error: string | null;
 }
 
-export const SELECT_DELIVERY = 'SELECT id, type, provider, payload, received_at, state, attempts, error FROM deliveries';
+export const SELECT_DELIVERY = 'SELECT seq, id, type, provider, payload, received_at, state, attempts, error FROM deliveries';
 
 export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
   const stored: {
@@ -145,7 +151,7 @@ export interface SqliteCounts {
   dead: number;
   /** Dead letters re-queued by an operator and not yet picked up by a receiver. */
   requeued: number;
-  /** Dedupe ids remembered (not expired). */
+  /** Dedupe ids on disk, not expired (the store remembers at most its `maxIds` newest). */
   dedupeIds: number;
 }
 
@@ -164,18 +170,18 @@ export function countStates(db: Database, now = Date.now()): SqliteCounts {
  * re-queued; `ids` undefined means every dead letter.
  */
 export function requeueDeadLetters(db: Database, ids: readonly string[] | undefined, now = Date.now()): string[] {
-  const flag = db.prepare('INSERT OR REPLACE INTO requeued (id, at) VALUES (?, ?)');
-  const revive = db.prepare("UPDATE deliveries SET state = 'queued', updated_at = ? WHERE id = ? AND state = 'dead'");
+  const find = db.prepare("SELECT seq, id FROM deliveries WHERE id = ? AND state = 'dead'");
+  const all = db.prepare("SELECT seq, id FROM deliveries WHERE state = 'dead' ORDER BY seq");
+  const revive = db.prepare("UPDATE deliveries SET state = 'queued', updated_at = ? WHERE seq = ?");
+  const flag = db.prepare('INSERT OR REPLACE INTO requeued (seq, at) VALUES (?, ?)');
   return db
     .transaction((): string[] => {
-      const targets = ids ?? (db.prepare("SELECT id FROM deliveries WHERE state = 'dead' ORDER BY seq").pluck().all() as string[]);
-      const done: string[] = [];
-      for (const id of targets) {
-        if (revive.run(now, id).changes === 0) continue;
-        flag.run(id, now);
-        done.push(id);
+      const targets = (ids === undefined ? all.all() : ids.flatMap((id) => find.all(id))) as { seq: number; id: string }[];
+      for (const { seq } of targets) {
+        revive.run(now, seq);
+        flag.run(seq, now);
       }
-      return done;
+      return [...new Set(targets.map((t) => t.id))];
     })
     .immediate();
 }
