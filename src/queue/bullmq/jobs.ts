@@ -110,24 +110,45 @@ export async function queueCounts(queue: BullQueue): Promise<BullmqCounts> {
 }
 
 /**
- * Per-key lines for `orderBy`: one Redis list per key holding job ids in arrival order; only the
- * head may run. One script serves both ends:
+ * Decides whether a delivery is new, on the connection that adds its job, just before the add.
+ * Answers 1 when this request is the first to claim the id and no job or BullMQ dedupe key
+ * exists for it yet; 0 for a duplicate. The claim key only settles a race between instances taking
+ * the same delivery at the same instant, so it lives a minute; the dedupe key (set by BullMQ with
+ * the job, for the whole dedupe TTL) answers every later duplicate. Whatever this answers, the job
+ * is added too (BullMQ ignores it if the id is taken), so a process that dies between its claim
+ * and its add cannot lose the delivery: the sender's retry adds it.
  *
- * - at enqueue, inside the same MULTI as the job's creation (so that a line never holds a job that
- *   was not created): answers -1 for a duplicate (the dedupe key or the job exists), else joins;
- * - in the worker, before running: joins again if the job lost its place (a crash, a replay).
+ * KEYS[1] the claim key, KEYS[2] BullMQ's dedupe key, KEYS[3] the job key; ARGV[1] the claim's life in ms.
+ */
+export const CLAIM_SCRIPT = `
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+return 1
+`;
+
+/** How long a claim key lives. */
+export const CLAIM_MS = 60_000;
+
+/**
+ * Per-key lines for \`orderBy\`: one Redis list per key holding job ids in arrival order; only the
+ * head may run. Called right after the job is added (same connection, so it runs after the add),
+ * and by the worker before it runs the job, which joins again if it lost its place (a crash, a
+ * replay). A job that does not exist or has finished does not join (answers -1): the enqueue of a
+ * duplicate whose original is done.
  *
- * It answers 1 when the job is at the head of its line, 0 when it waits behind another. Heads whose
+ * Answers 1 when the job is at the head of its line, 0 when it waits behind another. Heads whose
  * job no longer exists or has finished (left behind by a crash between finishing and leaving) are
  * dropped first, so a line can never be blocked for good.
  *
- * KEYS[1] the line, KEYS[2] the dedupe key, KEYS[3] the job key;
- * ARGV[1] the job id, ARGV[2] the queue's key prefix (`bull:<name>:`), ARGV[3] '1' to check for a duplicate.
+ * KEYS[1] the line; ARGV[1] the job id, ARGV[2] the queue's key prefix (\`bull:<name>:\`).
  */
 export const LINE_JOIN_SCRIPT = `
 local line, id, prefix = KEYS[1], ARGV[1], ARGV[2]
-if ARGV[3] == '1' and (redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1) then return -1 end
-if not redis.call('LPOS', line, id) then redis.call('RPUSH', line, id) end
+if not redis.call('LPOS', line, id) then
+  local key = prefix .. id
+  if redis.call('EXISTS', key) == 0 or redis.call('HEXISTS', key, 'finishedOn') == 1 then return -1 end
+  redis.call('RPUSH', line, id)
+end
 while true do
   local head = redis.call('LINDEX', line, 0)
   if (not head) or head == id then return 1 end
