@@ -365,7 +365,7 @@ class BullmqQueue implements ReceiverQueue {
     }
     if (!error) {
       this.#done.delete(jobId);
-      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId);
+      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId, delivery.id);
       runtime.succeeded(delivery, attempt);
       // BullMQ writes the job's completion (and fetches the next job) right after this returns:
       // batch those writes with the other workers' of this turn.
@@ -376,8 +376,13 @@ class BullmqQueue implements ReceiverQueue {
     const serialized = serialize(error);
     if (attempt >= (job.opts.attempts ?? runtime.attempts)) {
       this.#done.delete(jobId);
-      await job.updateData({ ...job.data, error: serialized });
-      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId);
+      try {
+        await job.updateData({ ...job.data, error: serialized });
+      } catch (cause) {
+        // The dead letter then shows BullMQ's failedReason (the same message) as a handler.failed.
+        runtime.logger.warn({ err: cause, id: delivery.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
+      }
+      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId, delivery.id);
       runtime.dead(delivery, attempt, error);
       const final: ThrownByUs = new bullmq.UnrecoverableError(serialized.message);
       this.#ours.add(final);
@@ -403,10 +408,10 @@ class BullmqQueue implements ReceiverQueue {
     const webhookError = new WebhookError('handler.failed', `The delivery failed outside its handlers: ${error.message}`, { cause: error });
     try {
       await job.updateData({ ...job.data, error: serialize(webhookError) });
-      if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id);
     } catch (cause) {
-      this.#runtime.logger.error({ err: cause, id: job.data.id }, 'scrapehook: could not record a dead letter in Redis');
+      this.#runtime.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
     }
+    if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id, job.data.id);
     this.#runtime.dead(toDelivery(job.data), job.attemptsMade, webhookError);
   }
 
@@ -446,13 +451,20 @@ class BullmqQueue implements ReceiverQueue {
     return this.#queue.keys['']!;
   }
 
-  /** Leaves the line and wakes the delivery now at its head, if it is parked. */
-  async #leaveLine(orderKey: string, jobId: string): Promise<void> {
-    const client = await this.#client;
-    const next = await client.runCommand(LEAVE, [this.#lineKey(orderKey), jobId]);
-    if (typeof next !== 'string') return;
-    const job = (await this.#queue.getJob(next)) as BullJob | undefined;
-    if (job) await promote(job);
+  /**
+   * Leaves the line and wakes the delivery now at its head, if it is parked. Never throws: if Redis
+   * fails here, the line heals itself (a finished head is dropped by the next one that checks).
+   */
+  async #leaveLine(orderKey: string, jobId: string, id: string): Promise<void> {
+    try {
+      const client = await this.#client;
+      const next = await client.runCommand(LEAVE, [this.#lineKey(orderKey), jobId]);
+      if (typeof next !== 'string') return;
+      const job = (await this.#queue.getJob(next)) as BullJob | undefined;
+      if (job) await promote(job);
+    } catch (error) {
+      this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not hand the orderBy key over to the next delivery; it takes over at its recheck');
+    }
   }
 
   async #refreshCounts(): Promise<void> {

@@ -76,4 +76,41 @@ describe.runIf(redisTestsEnabled('bullmq-crash'))('bullmqQueue() with two proces
       await queue.close();
     }
   });
+
+  it('makes a dead letter of a delivery that kills every process running it, after maxStalledCount', async () => {
+    const log = join(dir, 'poison.log');
+    const env = {
+      BACKEND: 'bullmq',
+      REDIS_URL: redis.url,
+      QUEUE_NAME: 'poison',
+      LOG_PATH: log,
+      LOCK_MS: '500',
+      STALLED_MS: '250',
+      MAX_STALLED: '1',
+    };
+    const first = await startReceiver(env);
+    expect(await send(first.port, pageEvent({ webhookId: 'poison-1' }))).toBe(202);
+    expect(await first.exited).toBe('SIGKILL');
+
+    // Recovered once (stalled 1 time, allowed): the next process runs it, and dies too.
+    const second = await startReceiver(env);
+    expect(await second.exited).toBe('SIGKILL');
+    expect(readLog(log).started.get('poison-1')).toBe(2);
+
+    // Stalled twice: BullMQ fails it instead of running it a third time, and onError hears of it.
+    const third = await startReceiver(env);
+    await waitFor(() => readLog(log).dead.has('poison-1'), 'poison-1 became a dead letter', 20_000);
+    expect(readLog(log).started.get('poison-1')).toBe(2);
+    const queue = new Queue('poison', { connection: { url: redis.url } });
+    try {
+      const [job] = await queue.getFailed();
+      expect(job?.data).toMatchObject({ id: 'poison-1', error: { type: 'handler.failed', message: expect.stringMatching(/stalled/) } });
+    } finally {
+      await queue.close();
+    }
+    // The survivor works on.
+    expect(await send(third.port, pageEvent({ webhookId: 'after' }))).toBe(202);
+    await waitFor(() => readLog(log).done.has('after'), 'the next delivery was handled');
+    expect(await third.close()).toBe(0);
+  });
 });

@@ -92,6 +92,8 @@ export async function send(port: number, event: Record<string, unknown>): Promis
 export interface HandlerLog {
   started: Map<string, number>;
   done: Map<string, number>;
+  /** Deliveries reported to onError (dead letters). */
+  dead: Map<string, number>;
   /** Process ids that finished at least one delivery. */
   workers: Set<number>;
   /** Ids in the order they finished. */
@@ -99,12 +101,12 @@ export interface HandlerLog {
 }
 
 export function readLog(path: string): HandlerLog {
-  const log: HandlerLog = { started: new Map(), done: new Map(), workers: new Set(), order: [] };
+  const log: HandlerLog = { started: new Map(), done: new Map(), dead: new Map(), workers: new Set(), order: [] };
   if (!existsSync(path)) return log;
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     const [what, id, pid] = line.split(' ');
     if (!id) continue;
-    const map = what === 'start' ? log.started : log.done;
+    const map = what === 'start' ? log.started : what === 'dead' ? log.dead : log.done;
     map.set(id, (map.get(id) ?? 0) + 1);
     if (what === 'done') {
       log.workers.add(Number(pid));
