@@ -55,6 +55,54 @@ export const variants = {
     app.post('/hook', hooks.middleware());
     return { listener: app, stats, close: () => closeReceiver(hooks) };
   },
+
+  // The durable embedded store: every 202 waits for a group commit (WAL, synchronous=full).
+  'scrapehook-sqlite': async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { sqliteStore } = await import('../dist/index.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const dir = mkdtempSync(join(tmpdir(), 'scrapehook-bench-sqlite-'));
+    // BENCH_SQLITE_SYNCHRONOUS=normal measures the commit without the fsync of the log.
+    const store = sqliteStore({ path: join(dir, 'hooks.db'), synchronous: process.env.BENCH_SQLITE_SYNCHRONOUS || 'full' });
+    const { hooks, stats } = createBenchReceiver({ store });
+    return {
+      listener: hooks.nodeHandler(),
+      stats,
+      close: async () => {
+        await closeReceiver(hooks);
+        store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+
+  // BullMQ on a redis-server of its own (bench/redis.mjs: a free port, pinned to the load
+  // generator's core by default, BENCH_REDIS_CORE): every 202 waits for the job to be in Redis;
+  // the same process runs the workers, as a single instance would. BENCH_BULLMQ_CONCURRENCY
+  // raises the workers' concurrency (4 like the other variants by default): a worker does one
+  // Redis round trip per job, so at 4 it handles fewer events per second than it accepts.
+  'scrapehook-bullmq': async () => {
+    const { bullmqQueue } = await import('../dist/index.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { startRedis } = await import('./redis.mjs');
+    const redis = await startRedis();
+    const concurrency = Number(process.env.BENCH_BULLMQ_CONCURRENCY) || undefined;
+    const { hooks, stats } = createBenchReceiver({ queue: bullmqQueue({ connection: redis.url }), ...(concurrency && { concurrency }) });
+    const cpuAtStart = redis.cpuMs();
+    return {
+      listener: hooks.nodeHandler(),
+      stats: () => ({ ...stats(), redisCpuMs: redis.cpuMs() - cpuAtStart }),
+      close: async () => {
+        try {
+          await closeReceiver(hooks);
+        } finally {
+          await redis.stop();
+        }
+      },
+    };
+  },
 };
 
 /** Per-variant facts for the orchestrator. */
@@ -64,6 +112,8 @@ export const meta = {
   'express-json': { baseline: true },
   'scrapehook-node': { needsBuild: true, dedupes: true },
   'scrapehook-express': { needsBuild: true, dedupes: true },
+  'scrapehook-sqlite': { needsBuild: true, dedupes: true },
+  'scrapehook-bullmq': { needsBuild: true, dedupes: true },
 };
 
 async function closeReceiver(hooks) {
