@@ -1,4 +1,4 @@
-import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { silentLogger } from '../log.ts';
 import type { DeadLetter, Delivery, Logger } from '../types.ts';
@@ -336,7 +336,7 @@ class SqliteStoreImpl implements SqliteStore {
     if (this.#walFd !== undefined) {
       // Settle what waits for an fsync now, rather than leave it to a callback after the close.
       try {
-        fsyncSync(this.#walFd);
+        fdatasyncSync(this.#walFd);
         this.#settle(this.#unsynced.splice(0), undefined);
       } catch (error) {
         this.#settle(this.#unsynced.splice(0), error);
@@ -438,7 +438,8 @@ class SqliteStoreImpl implements SqliteStore {
     this.#unsynced = [];
     this.#syncing = true;
     const fd = this.#walFd;
-    fsync(fd, (error) => {
+    // fdatasync, as SQLite itself uses on Linux: the data and the size, not the timestamps.
+    fdatasync(fd, (error) => {
       this.#syncing = false;
       if (error) this.#settings.logger.error({ err: error, path: this.path }, 'scrapehook: the SQLite store could not fsync its log');
       this.#settle(batch, error ?? undefined);
