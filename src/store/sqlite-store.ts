@@ -122,8 +122,8 @@ const PRUNE_BATCH = 5000;
  * @throws {TypeError} when an option is out of range.
  */
 export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
-  if (typeof options !== 'object' || options === null || typeof options.path !== 'string' || options.path === '') {
-    throw new TypeError('Expected `path` to be the path of a database file, got ' + JSON.stringify(options?.path));
+  if (typeof options !== 'object' || options === null || typeof options.path !== 'string' || options.path === '' || options.path === ':memory:') {
+    throw new TypeError('Expected `path` to be the path of a database file (for no file, use memoryStore()), got ' + JSON.stringify(options?.path));
   }
   const retentionMs = nonNegativeInteger('retentionMs', options.retentionMs ?? 60 * 60 * 1000);
   const pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1000);
@@ -138,7 +138,13 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   const { path } = options;
   // SQLite itself only writes the log at commit (NORMAL); with 'full' the store fsyncs the log
   // before it acknowledges, without blocking the event loop (see #sync).
-  const db = openDatabase(path, { busyTimeoutMs, synchronous: 'normal' });
+  let db: Database;
+  try {
+    db = openDatabase(path, { busyTimeoutMs, synchronous: 'normal' });
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new Error(message.includes(path) ? message : `Could not open the SQLite store ${path}: ${message}`, { cause: error });
+  }
   // Index pages of a large database stay in memory rather than being read back for each insert.
   db.pragma('cache_size = -16000');
   // Checkpoints run in a worker thread (see startCheckpointer); the writer still checkpoints if

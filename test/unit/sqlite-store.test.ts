@@ -49,10 +49,16 @@ afterEach(() => {
 describe('sqliteStore()', () => {
   it('throws a TypeError for a missing path or an out-of-range option', () => {
     expect(() => sqliteStore({ path: '' })).toThrow(TypeError);
+    expect(() => sqliteStore({ path: ':memory:' })).toThrow(/memoryStore/);
     expect(() => sqliteStore({} as SqliteStoreOptions)).toThrow(TypeError);
     expect(() => sqliteStore({ path, retentionMs: -1 })).toThrow(/retentionMs/);
     expect(() => sqliteStore({ path, pollIntervalMs: 0 })).toThrow(/pollIntervalMs/);
     expect(() => sqliteStore({ path, synchronous: 'off' as 'full' })).toThrow(/synchronous/);
+  });
+
+  it('says which file it could not open', () => {
+    const missing = join(dir, 'no-such-dir', 'hooks.db');
+    expect(() => sqliteStore({ path: missing })).toThrow(missing);
   });
 
   it('creates the file in WAL mode', () => {
