@@ -70,7 +70,7 @@ export interface ReceiverOptions<P extends AnyProvider> {
   logger?: Logger;
   /**
    * Where accepted deliveries, their state, dedupe ids and dead letters are kept by the
-   * in-process queue.
+   * in-process queue. `close()` closes it once the queue has drained.
    * @default memoryStore()
    */
   store?: Store;
@@ -142,6 +142,7 @@ export interface Receiver<P extends AnyProvider> {
   /**
    * Stops accepting (new requests answer 503 with `Retry-After`) and drains running and queued
    * work, running waiting retries at once. After `timeoutMs` the handlers' signals are aborted.
+   * Then the store is closed.
    */
   close(options?: CloseOptions): Promise<void>;
 }

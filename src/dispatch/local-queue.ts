@@ -43,7 +43,10 @@ export class LocalQueue implements ReceiverQueue {
   start(runtime: QueueRuntime): void {
     this.#runtime = runtime;
     this.#queue = new PQueue({ concurrency: runtime.concurrency });
-    this.#recovered = this.#recover();
+    this.#recovered = this.#recover().catch((error: unknown) => {
+      // The receiver still takes new deliveries; what was stored stays there for the next start.
+      runtime.logger.error({ err: error }, 'scrapehook: could not re-queue the deliveries kept by the store');
+    });
   }
 
   enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult> {
@@ -113,6 +116,13 @@ export class LocalQueue implements ReceiverQueue {
     const drained = await Promise.race([this.onIdle().then(() => true as const), timedOut]);
     clearTimeout(timer);
     if (drained) this.#queue.clear();
+    // The store was given to this receiver: release its file or connection. What did not finish
+    // stays unfinished in a durable store and runs at the next start.
+    try {
+      await this.#store.close();
+    } catch (error) {
+      this.#runtime.logger.error({ err: error }, 'scrapehook: the store failed to close');
+    }
     return drained;
   }
 

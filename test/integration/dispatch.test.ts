@@ -1,7 +1,7 @@
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { WebhookError, createReceiver, type Receiver, type ReceiverOptions } from '../../src/index.ts';
+import { WebhookError, createReceiver, memoryStore, type Receiver, type ReceiverOptions } from '../../src/index.ts';
 import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
 
 type TestProvider = ReturnType<typeof testProvider>;
@@ -183,6 +183,40 @@ describe('close()', () => {
     await hooks.close({ timeoutMs: 5000 });
     expect(attempts).toEqual([1, 2]);
     expect(hooks.stats().succeeded).toBe(1);
+  });
+
+  it('closes the store once the queue has drained', async () => {
+    const store = memoryStore();
+    const closed = vi.fn(() => store.close());
+    const { hooks, deliver } = setup({ store: { ...store, close: closed } });
+    const handled = vi.fn();
+    hooks.on('crawl.page', handled);
+    await deliver();
+    await hooks.close();
+    expect(handled).toHaveBeenCalledOnce();
+    expect(closed).toHaveBeenCalledOnce();
+  });
+
+  it('keeps receiving when the store cannot list what it kept, and logs it', async () => {
+    const errors: string[] = [];
+    const log = () => {};
+    const logger = { debug: log, info: log, warn: log, error: (_obj: unknown, msg?: string) => void errors.push(msg ?? '') };
+    const store = memoryStore();
+    const { hooks, deliver } = setup({
+      logger,
+      store: {
+        ...store,
+        unfinished: () => {
+          throw new Error('disk gone');
+        },
+      },
+    });
+    const handled = vi.fn();
+    hooks.on('crawl.page', handled);
+    expect((await deliver()).status).toBe(202);
+    await hooks.onIdle();
+    expect(handled).toHaveBeenCalledOnce();
+    expect(errors.some((m) => /could not re-queue/.test(m))).toBe(true);
   });
 
   it('aborts handlers still running when timeoutMs passes', async () => {
