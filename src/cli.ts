@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `scrapehook` command (package.json "bin"): see `scrapehook --help` and docs/durability.md.
+// The `scrapehook` command (package.json "bin"): see `scrapehook --help` and the README's CLI section.
 import { main } from './cli/main.ts';
 
 process.exitCode = await main(process.argv.slice(2), {
