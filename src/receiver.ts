@@ -25,6 +25,7 @@ import type {
   ReceiverStats,
   WebhookEvent,
 } from './types.ts';
+import { nonNegativeInteger, positiveInteger } from './check-options.ts';
 
 /** Options of {@link createReceiver}. */
 export interface ReceiverOptions<P extends AnyProvider> {
@@ -458,19 +459,6 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   return receiver;
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be a non-negative integer, got ${String(value)}`);
-  }
-  return value;
-}
 
 function parseLimit(value: number | string): number {
   const parsed = typeof value === 'number' ? value : bytes(value);

@@ -24,6 +24,7 @@ import {
   type BullWorker,
   type JobData,
 } from './bullmq/jobs.ts';
+import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
 
 /** Options of {@link bullmqQueue}. */
 export interface BullmqQueueOptions {
@@ -500,16 +501,3 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be a non-negative integer, got ${String(value)}`);
-  }
-  return value;
-}

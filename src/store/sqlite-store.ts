@@ -12,6 +12,7 @@ import {
 } from './sqlite/database.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite/checkpointer.ts';
 import type { DeliveryUpdate, Store, StoredDelivery } from './types.ts';
+import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
@@ -530,16 +531,3 @@ function supersededUpdates(ops: readonly Pending[]): Set<number> {
   return superseded;
 }
 
-function positiveInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Expected \`${name}\` to be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) {
-    throw new TypeError(`Expected \`${name}\` to be a non-negative integer, got ${String(value)}`);
-  }
-  return value;
-}
