@@ -22,16 +22,8 @@ export interface RedisConnectionOptions {
 /** A Redis URL, or the parts of a connection. */
 export type RedisConnection = string | RedisConnectionOptions;
 
-/** The options handed to BullMQ (which creates its ioredis clients from them). */
-export interface NormalizedConnection {
-  url?: string;
-  host?: string;
-  port?: number;
-  username?: string;
-  password?: string;
-  db?: number;
-  tls?: TlsOptions;
-}
+/** The options handed to BullMQ (which creates its ioredis clients from them): the same fields. */
+export type NormalizedConnection = RedisConnectionOptions;
 
 /** @throws {TypeError} when `connection` is neither a URL nor an options object. */
 export function normalizeConnection(connection: RedisConnection): NormalizedConnection {
