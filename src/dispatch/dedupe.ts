@@ -29,16 +29,26 @@ export class DedupeMemory {
     this.#max = max;
   }
 
-  /** Claims `id`: `true` when it was not claimed within the TTL (and claims it now). */
-  claim(id: string, now = Date.now()): boolean {
+  /**
+   * Claims `id`: `true` when it was not claimed within its TTL (and claims it now, for `ttlMs`,
+   * by default the TTL given at construction).
+   */
+  claim(id: string, now = Date.now(), ttlMs = this.#ttlMs): boolean {
     const expires = this.#expires.get(id);
     if (expires !== undefined) {
       if (expires > now) return false;
       this.#expires.delete(id);
     }
-    this.#expires.set(id, now + this.#ttlMs);
+    this.#expires.set(id, now + ttlMs);
     this.#evict(now);
     return true;
+  }
+
+  /** Remembers an id claimed earlier (read back from a durable store) until `expiresAt`. */
+  restore(id: string, expiresAt: number, now = Date.now()): void {
+    this.#expires.delete(id);
+    this.#expires.set(id, expiresAt);
+    this.#evict(now);
   }
 
   /** Forgets `id`, so that the next delivery with it is processed. */

@@ -1,5 +1,6 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { DEFAULT_DEDUPE_TTL_MS, DedupeMemory } from '../dispatch/dedupe.ts';
 import { silentLogger } from '../log.ts';
 import type { DeadLetter, Delivery, Logger } from '../types.ts';
 import {
@@ -218,7 +219,7 @@ class SqliteStoreImpl implements SqliteStore {
   /** The row of each delivery in flight, by id: updates address rows by seq (see the schema). */
   readonly #seqs = new Map<string, number>();
   /** Dedupe ids claimed and their expiry, oldest claim first (the file holds the same, appended). */
-  readonly #ids = new Map<string, number>();
+  readonly #ids: DedupeMemory;
   readonly #logId;
   readonly #insert;
   readonly #deadSeq;
@@ -231,6 +232,8 @@ class SqliteStoreImpl implements SqliteStore {
     this.path = path;
     this.#walFd = walFd;
     this.#settings = settings;
+    // The TTL comes with each accept (the receiver's dedupe TTL); this default is never used.
+    this.#ids = new DedupeMemory(DEFAULT_DEDUPE_TTL_MS, settings.maxIds);
     this.#logId = db.prepare('INSERT INTO dedupe (id, expires_at) VALUES (?, ?)');
     // Without dedupe the same id may be accepted again: it is then a delivery (a row) of its own.
     this.#insert = db.prepare(`
@@ -247,7 +250,7 @@ class SqliteStoreImpl implements SqliteStore {
         if (op.kind === 'accept') {
           const { delivery, dedupeTtlMs } = op;
           if (dedupeTtlMs > 0) {
-            if (!this.#claim(delivery.id, now, dedupeTtlMs)) {
+            if (!this.#ids.claim(delivery.id, now, dedupeTtlMs)) {
               accepted.push(false);
               continue;
             }
@@ -360,21 +363,6 @@ class SqliteStoreImpl implements SqliteStore {
     this.#db.close();
   }
 
-  /** Claims `id` unless it was claimed and has not expired; keeps at most `maxIds`, dropping the oldest. */
-  #claim(id: string, now: number, ttlMs: number): boolean {
-    const expires = this.#ids.get(id);
-    if (expires !== undefined) {
-      if (expires > now) return false;
-      this.#ids.delete(id);
-    }
-    this.#ids.set(id, now + ttlMs);
-    for (const [oldest, at] of this.#ids) {
-      if (this.#ids.size <= this.#settings.maxIds && at > now) break;
-      this.#ids.delete(oldest);
-    }
-    return true;
-  }
-
   /** Loads the newest dedupe ids that have not expired, oldest first. */
   #loadIds(): void {
     const rows = this.#db
@@ -382,8 +370,7 @@ class SqliteStoreImpl implements SqliteStore {
       .all(Date.now(), this.#settings.maxIds) as { id: string; expires_at: number }[];
     for (let i = rows.length - 1; i >= 0; i--) {
       const { id, expires_at } = rows[i]!;
-      this.#ids.delete(id);
-      this.#ids.set(id, expires_at);
+      this.#ids.restore(id, expires_at);
     }
   }
 
@@ -419,7 +406,7 @@ class SqliteStoreImpl implements SqliteStore {
       accepted = this.#commit.immediate(ops, Date.now(), claimed);
     } catch (error) {
       // Nothing of the batch is stored: forget its claims, or the sender's retry would be a "duplicate".
-      for (const id of claimed) this.#ids.delete(id);
+      for (const id of claimed) this.#ids.release(id);
       this.#settings.logger.error({ err: error, path: this.path, writes: ops.length }, 'scrapehook: the SQLite store could not commit');
       for (const op of ops) if (op.kind === 'accept') op.reject(error);
       return;

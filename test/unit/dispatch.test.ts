@@ -11,6 +11,16 @@ describe('DedupeMemory', () => {
     expect(memory.claim('a', 1000)).toBe(true);
   });
 
+  it('takes a TTL per claim, and restores ids claimed earlier until their expiry', () => {
+    const memory = new DedupeMemory(60_000, 10);
+    expect(memory.claim('short', 0, 100)).toBe(true);
+    expect(memory.claim('short', 99)).toBe(false);
+    expect(memory.claim('short', 100)).toBe(true);
+    memory.restore('stored', 500, 0);
+    expect(memory.claim('stored', 499)).toBe(false);
+    expect(memory.claim('stored', 500)).toBe(true);
+  });
+
   it('forgets the oldest ids beyond max, and released ids', () => {
     const memory = new DedupeMemory(60_000, 2);
     memory.claim('a', 0);
