@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bytes from './body/bytes.ts';
-import { createPipeline, type IncomingRequest } from './adapters/handle-request.ts';
+import { createPipeline, payloadInvalid, payloadSchema, type IncomingRequest } from './adapters/handle-request.ts';
 import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
 import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
 import { DEFAULT_DEDUPE_MAX, DEFAULT_DEDUPE_TTL_MS, type DedupeOptions } from './dispatch/dedupe.ts';
@@ -426,12 +426,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       };
     },
     async receive({ type, payload, id }) {
-      const schema = Object.hasOwn(provider.events, type) ? provider.events[type]! : provider.envelope;
-      const result = await schema.safeParseAsync(payload);
-      if (!result.success) {
-        const issues = result.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
-        throw new WebhookError('payload.invalid', `The ${type} payload does not match its schema`, { issues });
-      }
+      const result = await payloadSchema(provider, type).safeParseAsync(payload);
+      if (!result.success) throw payloadInvalid(type, result.error);
       const rawBody = Buffer.from(JSON.stringify(payload));
       const deliveryId = id ?? provider.dedupeId({ type, payload: result.data, rawBody, header: () => undefined });
       await run({ id: deliveryId, type, provider: provider.name, payload: result.data, receivedAt: new Date() }, 1);

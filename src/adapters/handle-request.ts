@@ -82,12 +82,11 @@ export function createPipeline(state: PipelineState) {
     const body = decodeBody(rawBody, bodyType);
     const type = provider.eventType(body, view);
     if (type === undefined) throw new WebhookError('event.type.missing', 'The body does not say which event it is');
-    const schema = Object.hasOwn(provider.events, type) ? provider.events[type]! : provider.envelope;
+    const schema = payloadSchema(provider, type);
     let result = trySafeParse(schema, body);
     if (result === undefined) result = await schema.safeParseAsync(body);
     if (!result.success) {
-      const issues: PayloadIssue[] = result.error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
-      const error = new WebhookError('payload.invalid', `The ${type} payload does not match its schema`, { issues });
+      const error = payloadInvalid(type, result.error);
       state.invalid({ provider: provider.name, type, error, body, rawBody, headers: headersOf(req) });
       throw error;
     }
@@ -126,6 +125,17 @@ export function createPipeline(state: PipelineState) {
       fail(req, res, error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
     });
   };
+}
+
+/** The schema a payload of `type` is validated with: the event's own, or the provider's envelope. */
+export function payloadSchema(provider: AnyProvider, type: string): AnyProvider['envelope'] {
+  return Object.hasOwn(provider.events, type) ? provider.events[type]! : provider.envelope;
+}
+
+/** The `payload.invalid` error for a failed validation: paths, codes and messages, never values. */
+export function payloadInvalid(type: string, error: { issues: readonly { path: PropertyKey[]; code: string; message: string }[] }): WebhookError {
+  const issues: PayloadIssue[] = error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
+  return new WebhookError('payload.invalid', `The ${type} payload does not match its schema`, { issues });
 }
 
 function trySafeParse(schema: AnyProvider['envelope'], body: unknown) {
