@@ -10,7 +10,7 @@ export { WebhookError, isWebhookError } from './errors.ts';
 export type { PayloadIssue, WebhookErrorType } from './errors.ts';
 export { memoryStore } from './store/memory-store.ts';
 export type { MemoryStoreOptions } from './store/memory-store.ts';
-export type { DeliveryState, DeliveryUpdate, Store, StoredDelivery } from './store/types.ts';
+export type { DeliveryState, DeliveryUpdate, Store, StoredDeadLetter, StoredDelivery } from './store/types.ts';
 export type { EnqueueResult, QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
 export type { RetryOptions } from './dispatch/backoff.ts';
 export type { DedupeOptions } from './dispatch/dedupe.ts';

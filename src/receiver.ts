@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import bytes from './body/bytes.ts';
 import { createPipeline, payloadInvalid, payloadSchema, type IncomingRequest } from './adapters/handle-request.ts';
 import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
+import { decodeBody } from './body/decode-body.ts';
 import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
 import { DEFAULT_DEDUPE_MAX, DEFAULT_DEDUPE_TTL_MS, type DedupeOptions } from './dispatch/dedupe.ts';
 import { LocalQueue } from './dispatch/local-queue.ts';
@@ -281,7 +282,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   }
 
   async function run(delivery: Delivery, attempt: number, skip?: Set<unknown>): Promise<void> {
-    const event: WebhookEvent = { ...delivery, attempt };
+    // Field by field: whatever else a queue or store put on the delivery stays out of the event.
+    const event: WebhookEvent = { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: delivery.payload, receivedAt: delivery.receivedAt, attempt };
     const list = handlersFor(delivery.type);
     if (list.length === 1) {
       // The common case, without the bookkeeping of several handlers.
@@ -319,6 +321,12 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     dedupeTtlMs,
     logger,
     run,
+    async revive(delivery, body) {
+      const decoded = decodeBody(body.bytes, body.type);
+      const result = await payloadSchema(provider, delivery.type).safeParseAsync(decoded);
+      if (!result.success) throw payloadInvalid(delivery.type, result.error);
+      return { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: result.data, receivedAt: delivery.receivedAt };
+    },
     retryDelay: (attempt) => backoffDelay(attempt, minDelayMs, maxDelayMs),
     orderKey: orderBy
       ? (delivery) => {
@@ -364,7 +372,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     retryAfterSeconds,
     isClosing: () => closing !== undefined,
     isFull: () => queue.counts().queued >= maxQueued,
-    enqueue: (delivery) => queue.enqueue(delivery),
+    enqueue: (delivery, body) => queue.enqueue(delivery, body),
     count(outcome) {
       counters[outcome]++;
     },

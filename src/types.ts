@@ -79,6 +79,12 @@ export interface Provider<
    * "Continue") needs a window shorter than the 48-hour default.
    */
   readonly dedupeTtlMs?: number;
+  /**
+   * `false` when the raw body holds a secret that the schemas strip (Thordata's `apiKey`): a durable
+   * store then keeps the validated payload instead of the bytes as received.
+   * @default true
+   */
+  readonly keepRawBody?: boolean;
 }
 
 /** Any provider; used as a constraint. */
@@ -185,6 +191,17 @@ export interface Delivery {
   readonly provider: string;
   readonly payload: unknown;
   readonly receivedAt: Date;
+}
+
+/**
+ * A body exactly as received (inflated), with its encoding. A durable store may keep these bytes
+ * instead of serializing the validated payload: writing them costs a copy, where serializing a
+ * large payload costs more than parsing it did. The receiver decodes and validates them again
+ * when it reads the delivery back.
+ */
+export interface ReceivedBody {
+  readonly bytes: Buffer;
+  readonly type: BodyType;
 }
 
 /** A delivery that failed for good. */

@@ -4,7 +4,7 @@ import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
 import { WebhookError, type PayloadIssue } from '../errors.ts';
 import type { EnqueueResult } from '../dispatch/queue.ts';
 import { redactUrl } from '../log.ts';
-import type { AnyProvider, Delivery, InvalidDelivery, Logger, VerifyContext } from '../types.ts';
+import type { AnyProvider, Delivery, InvalidDelivery, Logger, ReceivedBody, VerifyContext } from '../types.ts';
 
 /** A request as the Express adapter may hand it over: with route params and maybe a body read already. */
 export interface IncomingRequest extends IncomingMessage {
@@ -21,7 +21,7 @@ export interface PipelineState {
   readonly retryAfterSeconds: number;
   isClosing(): boolean;
   isFull(): boolean;
-  enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult>;
+  enqueue(delivery: Delivery, body: ReceivedBody | undefined): EnqueueResult | Promise<EnqueueResult>;
   count(outcome: 'received' | 'accepted' | 'duplicates'): void;
   rejected(type: string): void;
   invalid(delivery: InvalidDelivery): void;
@@ -39,6 +39,7 @@ const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentica
  */
 export function createPipeline(state: PipelineState) {
   const { provider, limit, logger } = state;
+  const keepRawBody = provider.keepRawBody !== false;
 
   function fail(req: IncomingRequest, res: ServerResponse, error: WebhookError): void {
     state.rejected(error.type);
@@ -95,7 +96,7 @@ export function createPipeline(state: PipelineState) {
     const delivery: Delivery = { id, type, provider: provider.name, payload, receivedAt: new Date() };
     // close() may have started while the body was read: accept nothing after the drain began.
     if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
-    const pending = state.enqueue(delivery);
+    const pending = state.enqueue(delivery, keepRawBody ? { bytes: rawBody, type: bodyType } : undefined);
     const outcome = typeof pending === 'string' ? pending : await pending;
     if (outcome === 'full') throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
     if (outcome === 'duplicate') {

@@ -1,6 +1,6 @@
 import { isAscii, isUtf8, transcode } from 'node:buffer';
 import { WebhookError } from '../errors.ts';
-import type { BodyType } from '../types.ts';
+import type { BodyType, ReceivedBody } from '../types.ts';
 
 /**
  * Picks the body type from `Content-Type` among those the provider sends. No header means the
@@ -31,6 +31,15 @@ export function bodyTypeOf(contentType: string | undefined, accepted: readonly B
 /** Decodes the raw body as the given type into plain data (not yet validated). */
 export function decodeBody(raw: Buffer, type: BodyType): unknown {
   return type === 'json' ? decodeJson(raw) : decodeForm(raw);
+}
+
+/** A body kept as received, decoded but not validated; `undefined` when it does not decode (for display). */
+export function decodedOrUndefined(body: ReceivedBody): unknown {
+  try {
+    return decodeBody(body.bytes, body.type);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Parses a JSON body; a syntax error answers 400 without echoing any of the body. */

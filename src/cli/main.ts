@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { decodedOrUndefined } from '../body/decode-body.ts';
+import type { StoredDeadLetter } from '../store/types.ts';
 import type { DeadLetter } from '../types.ts';
 import { normalizeConnection, redactRedisUrl } from '../queue/bullmq/connection.ts';
 import { openAdminQueue } from '../queue/bullmq/admin.ts';
@@ -132,6 +134,11 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
   return { name, ids: values.all ? undefined : ids, json: values.json === true, backend };
 }
 
+/** A dead letter whose body was kept as received, shown with that body decoded as its payload. */
+function withDecodedBody({ body, ...letter }: StoredDeadLetter): DeadLetter {
+  return body ? { ...letter, event: { ...letter.event, payload: decodedOrUndefined(body) } } : letter;
+}
+
 function runSqlite(command: Command, path: string, io: CliIo): number {
   let db: ReturnType<typeof openDatabase>;
   try {
@@ -144,7 +151,7 @@ function runSqlite(command: Command, path: string, io: CliIo): number {
     switch (command.name) {
       case 'dead-letters': {
         const rows = db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' ORDER BY seq`).all() as DeliveryRow[];
-        printDeadLetters(rows.map(toDeadLetter), command.json, io);
+        printDeadLetters(rows.map(toDeadLetter).map(withDecodedBody), command.json, io);
         return EXIT.ok;
       }
       case 'replay':

@@ -1,7 +1,8 @@
 import PQueue from 'p-queue';
 import { WebhookError } from '../errors.ts';
-import type { Store } from '../store/types.ts';
-import type { DeadLetter, Delivery } from '../types.ts';
+import { decodedOrUndefined } from '../body/decode-body.ts';
+import type { Store, StoredDeadLetter, StoredDelivery } from '../store/types.ts';
+import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './queue.ts';
 
 interface Entry {
@@ -49,9 +50,9 @@ export class LocalQueue implements ReceiverQueue {
     });
   }
 
-  enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult> {
+  enqueue(delivery: Delivery, body?: ReceivedBody): EnqueueResult | Promise<EnqueueResult> {
     if (this.#waiting + this.#reserved >= this.#runtime.maxQueued) return 'full';
-    const accepted = this.#store.accept(delivery, this.#runtime.dedupeTtlMs);
+    const accepted = this.#store.accept(delivery, this.#runtime.dedupeTtlMs, body);
     if (typeof accepted === 'boolean') return this.#accepted(delivery, accepted);
     this.#reserved++;
     return accepted.then(
@@ -71,13 +72,15 @@ export class LocalQueue implements ReceiverQueue {
   }
 
   async deadLetters(): Promise<DeadLetter[]> {
-    return [...(await this.#store.deadLetters())];
+    return Promise.all((await this.#store.deadLetters()).map((letter) => this.#showDeadLetter(letter)));
   }
 
   async replay(id: string): Promise<void> {
     const letter = (await this.#store.deadLetters()).find((l) => l.id === id);
     if (!letter) throw new RangeError(`No dead letter with id ${JSON.stringify(id)}`);
-    const { attempt: _attempt, ...delivery } = letter.event;
+    const { attempt: _attempt, ...kept } = letter.event;
+    // A body kept as received is validated again: an invalid one rejects and stays a dead letter.
+    const delivery = letter.body ? await this.#runtime.revive(kept, letter.body) : kept;
     const entry: Entry = { delivery, attempts: letter.attempts, done: new Set(), key: undefined };
     this.#waiting++;
     await this.#queue
@@ -163,9 +166,11 @@ export class LocalQueue implements ReceiverQueue {
 
   async #recover(): Promise<void> {
     const unfinished = await this.#store.unfinished();
-    for (const stored of unfinished) {
-      const { attempts, state: _state, error: _error, ...delivery } = stored;
-      this.#admit(delivery, attempts);
+    // Revived first, admitted after in one go: in their order, ahead of anything accepted meanwhile.
+    const revived = await Promise.all(unfinished.map((stored) => this.#revive(stored)));
+    for (let i = 0; i < unfinished.length; i++) {
+      const delivery = revived[i];
+      if (delivery) this.#admit(delivery, unfinished[i]!.attempts);
     }
     if (unfinished.length > 0) {
       this.#runtime.logger.info({ count: unfinished.length }, 'scrapehook: re-queued deliveries accepted before a restart');
@@ -174,10 +179,49 @@ export class LocalQueue implements ReceiverQueue {
     if (this.#closing) return;
     this.#unwatch = this.#store.watch?.((stored) => {
       if (this.#closing) return; // It stays queued in the store and runs at the next start.
-      const { attempts, state: _state, error: _error, ...delivery } = stored;
-      this.#runtime.logger.info({ id: delivery.id }, 'scrapehook: running a delivery re-queued from outside (replay)');
-      this.#admit(delivery, attempts);
+      this.#runtime.logger.info({ id: stored.id }, 'scrapehook: running a delivery re-queued from outside (replay)');
+      void this.#revive(stored).then((delivery) => {
+        if (delivery && !this.#closing) this.#admit(delivery, stored.attempts);
+      });
     });
+  }
+
+  /**
+   * A stored delivery as handlers need it. A body kept as received is decoded and validated again;
+   * if it no longer passes (the schema changed since), the delivery becomes a dead letter with the
+   * validation error and `undefined` is answered.
+   */
+  async #revive(stored: StoredDelivery): Promise<Delivery | undefined> {
+    const delivery: Delivery = { id: stored.id, type: stored.type, provider: stored.provider, payload: stored.payload, receivedAt: stored.receivedAt };
+    if (!stored.body) return delivery;
+    try {
+      return await this.#runtime.revive(delivery, stored.body);
+    } catch (error) {
+      const failure = error instanceof WebhookError ? error : new WebhookError('internal', 'A stored delivery could not be read back', { cause: error });
+      this.#runtime.logger.error(
+        { id: stored.id, type: stored.type, provider: stored.provider, err: failure },
+        'scrapehook: a stored delivery no longer passes its schema; it is now a dead letter',
+      );
+      try {
+        await this.#store.update(stored.id, { state: 'dead', attempts: stored.attempts, error: serialize(failure) });
+      } catch (updateError) {
+        this.#runtime.logger.error({ err: updateError, id: stored.id }, 'scrapehook: could not record a delivery state');
+      }
+      return undefined;
+    }
+  }
+
+  /** A dead letter as `deadLetters()` lists it: a body kept as received is shown validated, or else decoded. */
+  async #showDeadLetter(letter: StoredDeadLetter): Promise<DeadLetter> {
+    const { id, event, error, attempts, body } = letter;
+    if (!body) return { id, event, error, attempts };
+    let payload: unknown;
+    try {
+      ({ payload } = await this.#runtime.revive(event, body));
+    } catch {
+      payload = decodedOrUndefined(body);
+    }
+    return { id, event: { ...event, payload }, error, attempts };
   }
 
   #schedule(entry: Entry): void {

@@ -1,5 +1,5 @@
 import type { WebhookError } from '../errors.ts';
-import type { DeadLetter, Delivery, Logger } from '../types.ts';
+import type { DeadLetter, Delivery, Logger, ReceivedBody } from '../types.ts';
 
 /** The answer of {@link ReceiverQueue.enqueue}. */
 export type EnqueueResult = 'accepted' | 'duplicate' | 'full';
@@ -28,6 +28,11 @@ export interface QueueRuntime {
    * and those that succeed now are added to it.
    */
   run(delivery: Delivery, attempt: number, skip?: Set<unknown>): Promise<void>;
+  /**
+   * Rebuilds a delivery a store kept as its body as received: decodes it and validates it with the
+   * event's schema again. Rejects with a `payload.invalid` or `entity.parse.failed` WebhookError.
+   */
+  revive(delivery: Delivery, body: ReceivedBody): Promise<Delivery>;
   /** The backoff before the attempt after `attempt` (exponential, with jitter). */
   retryDelay(attempt: number): number;
   /** Reports that a delivery succeeded. */
@@ -48,9 +53,10 @@ export interface ReceiverQueue {
   /**
    * Accepts a delivery. Settles only once the delivery is kept as durably as the backend keeps
    * anything: the receiver answers 2xx after this. Answers `duplicate` for a dedupe id already seen
-   * and `full` when `maxQueued` deliveries are waiting.
+   * and `full` when `maxQueued` deliveries are waiting. `body` is the body as received, when the
+   * provider allows keeping it (see `Store.accept`).
    */
-  enqueue(delivery: Delivery): EnqueueResult | Promise<EnqueueResult>;
+  enqueue(delivery: Delivery, body?: ReceivedBody): EnqueueResult | Promise<EnqueueResult>;
   /** Deliveries waiting and running in this process. */
   counts(): { queued: number; running: number };
   /** The deliveries that failed for good. */

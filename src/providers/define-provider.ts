@@ -49,6 +49,12 @@ export interface ProviderDefinition<E extends EventSchemas, U extends z.ZodType,
    * @default the receiver's default, 48 hours
    */
   dedupeTtlMs?: number;
+  /**
+   * `false` when the raw body holds a secret that your schemas strip: a durable store then keeps
+   * the validated payload instead of the bytes as received (see `ReceivedBody`).
+   * @default true
+   */
+  keepRawBody?: boolean;
 }
 
 /**
@@ -109,6 +115,7 @@ export function defineProvider<
     dedupeId: (input) => customId?.(input) || bodyHash(input.rawBody),
     aliases: (definition.aliases ?? {}) as A,
     ...(dedupeTtlMs === undefined ? {} : { dedupeTtlMs }),
+    ...(definition.keepRawBody === false ? { keepRawBody: false } : {}),
   };
 }
 

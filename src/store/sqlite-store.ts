@@ -2,7 +2,7 @@ import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:f
 import { dirname } from 'node:path';
 import { DEFAULT_DEDUPE_TTL_MS, DedupeMemory } from '../dispatch/dedupe.ts';
 import { silentLogger } from '../log.ts';
-import type { DeadLetter, Delivery, Logger } from '../types.ts';
+import type { Delivery, Logger, ReceivedBody } from '../types.ts';
 import {
   openDatabase,
   SELECT_DELIVERY,
@@ -12,7 +12,7 @@ import {
   type DeliveryRow,
 } from './sqlite/database.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite/checkpointer.ts';
-import type { DeliveryUpdate, Store, StoredDelivery } from './types.ts';
+import type { DeliveryUpdate, Store, StoredDeadLetter, StoredDelivery } from './types.ts';
 import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
 
 /** Options of {@link sqliteStore}. */
@@ -67,10 +67,10 @@ export interface SqliteStoreOptions {
 export interface SqliteStore extends Store {
   /** The database file. */
   readonly path: string;
-  accept(delivery: Delivery, dedupeTtlMs: number): Promise<boolean>;
+  accept(delivery: Delivery, dedupeTtlMs: number, body?: ReceivedBody): Promise<boolean>;
   update(id: string, update: DeliveryUpdate): void;
   unfinished(): StoredDelivery[];
-  deadLetters(): DeadLetter[];
+  deadLetters(): StoredDeadLetter[];
   close(): void;
   /**
    * Calls `listener` with each dead letter an operator re-queued (`scrapehook replay`) while this
@@ -83,8 +83,10 @@ type Pending =
   | {
       readonly kind: 'accept';
       readonly delivery: Delivery;
-      /** The payload as JSON, serialized when accepted so that a bad one fails alone. */
+      /** The payload as JSON, serialized when accepted so that a bad one fails alone; 'null' with a body. */
       readonly payload: string;
+      /** The body as received, kept instead of the payload when the receiver gives it. */
+      readonly body: ReceivedBody | undefined;
       readonly dedupeTtlMs: number;
       readonly resolve: (accepted: boolean) => void;
       readonly reject: (error: unknown) => void;
@@ -237,8 +239,8 @@ class SqliteStoreImpl implements SqliteStore {
     this.#logId = db.prepare('INSERT INTO dedupe (id, expires_at) VALUES (?, ?)');
     // Without dedupe the same id may be accepted again: it is then a delivery (a row) of its own.
     this.#insert = db.prepare(`
-      INSERT INTO deliveries (id, type, provider, payload, received_at, state, attempts, error, updated_at)
-      VALUES (?, ?, ?, ?, ?, 'queued', 0, NULL, ?)`);
+      INSERT INTO deliveries (id, type, provider, payload, received_at, state, attempts, error, updated_at, body, body_type)
+      VALUES (?, ?, ?, ?, ?, 'queued', 0, NULL, ?, ?, ?)`);
     this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE seq = ?');
     this.#delete = db.prepare('DELETE FROM deliveries WHERE seq = ?');
     this.#deadSeq = db.prepare("SELECT seq FROM deliveries WHERE id = ? AND state = 'dead' ORDER BY seq DESC LIMIT 1").pluck();
@@ -264,6 +266,8 @@ class SqliteStoreImpl implements SqliteStore {
             op.payload,
             delivery.receivedAt.getTime(),
             now,
+            op.body?.bytes ?? null,
+            op.body?.type ?? null,
           );
           this.#seqs.set(delivery.id, Number(lastInsertRowid));
           accepted.push(true);
@@ -291,16 +295,18 @@ class SqliteStoreImpl implements SqliteStore {
     });
   }
 
-  accept(delivery: Delivery, dedupeTtlMs: number): Promise<boolean> {
+  accept(delivery: Delivery, dedupeTtlMs: number, body?: ReceivedBody): Promise<boolean> {
     if (this.#closed) return Promise.reject(new Error(`The SQLite store ${this.path} is closed`));
-    let payload: string;
-    try {
-      payload = JSON.stringify(delivery.payload);
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    let payload = 'null';
+    if (body === undefined) {
+      try {
+        payload = JSON.stringify(delivery.payload);
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
     }
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ kind: 'accept', delivery, payload, dedupeTtlMs, resolve, reject });
+      this.#pending.push({ kind: 'accept', delivery, payload, body, dedupeTtlMs, resolve, reject });
       this.#scheduleFlush(true);
     });
   }
@@ -322,7 +328,7 @@ class SqliteStoreImpl implements SqliteStore {
     return rows.map(toStoredDelivery);
   }
 
-  deadLetters(): DeadLetter[] {
+  deadLetters(): StoredDeadLetter[] {
     this.#flush();
     const rows = this.#db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' ORDER BY seq`).all() as DeliveryRow[];
     return rows.map(toDeadLetter);

@@ -1,4 +1,4 @@
-import type { DeadLetter, Delivery, SerializedError } from '../types.ts';
+import type { DeadLetter, Delivery, ReceivedBody, SerializedError } from '../types.ts';
 
 /** Where a delivery stands. */
 export type DeliveryState = 'queued' | 'running' | 'succeeded' | 'dead';
@@ -10,6 +10,16 @@ export interface StoredDelivery extends Delivery {
   readonly state: DeliveryState;
   /** The last error, for a failed attempt. */
   readonly error?: SerializedError;
+  /**
+   * The body as received, when the store kept it instead of the payload (`payload` is then
+   * `undefined`): the receiver decodes and validates it again before the handlers see it.
+   */
+  readonly body?: ReceivedBody;
+}
+
+/** A dead letter as a store keeps it: with the body as received, if it kept that instead of the payload. */
+export interface StoredDeadLetter extends DeadLetter {
+  readonly body?: ReceivedBody;
 }
 
 /** A change of a delivery's state, written after each attempt. */
@@ -33,14 +43,18 @@ export interface Store {
    * With `dedupeTtlMs` 0, deduplication is off: always records and answers `true`.
    * The receiver sends its 2xx only after this has settled, so a durable store settles once the
    * delivery is on disk.
+   *
+   * `body` is the request body as received, given when the provider allows keeping it: a durable
+   * store should keep these bytes rather than serialize the payload (much cheaper for large
+   * bodies), and answer them as `body` from `unfinished()` and `deadLetters()`.
    */
-  accept(delivery: Delivery, dedupeTtlMs: number): boolean | Promise<boolean>;
+  accept(delivery: Delivery, dedupeTtlMs: number, body?: ReceivedBody): boolean | Promise<boolean>;
   /** Records the outcome of an attempt (`running`, `queued` for a retry, `succeeded`, `dead`). */
   update(id: string, update: DeliveryUpdate): void | Promise<void>;
   /** Deliveries accepted but not finished (queued or running), oldest first: re-queued at start. */
   unfinished(): readonly StoredDelivery[] | Promise<readonly StoredDelivery[]>;
   /** The dead letters, oldest first. */
-  deadLetters(): readonly DeadLetter[] | Promise<readonly DeadLetter[]>;
+  deadLetters(): readonly StoredDeadLetter[] | Promise<readonly StoredDeadLetter[]>;
   /**
    * Optional: calls `listener` with each delivery queued again from outside this process (an
    * operator's `scrapehook replay` on a durable store), so that the running receiver's handlers

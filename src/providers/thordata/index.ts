@@ -39,7 +39,8 @@ export type ThordataCustomProvider<S extends z.ZodType> = Provider<Record<Thorda
  * `Authorization: Bearer <token>` header, compared in constant time; `tokenFrom` narrows that.
  *
  * The body echoes your account's `apiKey`: it is removed from the payload, and scrapehook never
- * logs bodies. `resource.url` (a JSON string of the spider parameters) is offered parsed as
+ * logs bodies nor stores them with it (a durable store keeps the payload, not the raw bytes).
+ * `resource.url` (a JSON string of the spider parameters) is offered parsed as
  * `resource.spiderParams`, and numbers sent as strings are numbers. The flatter body described by
  * Thordata's SDK spec is accepted and converted to the same shape.
  *
@@ -62,7 +63,8 @@ export function thordata(options: ThordataOptions | ThordataCustomOptions<z.ZodT
   const verify = tokenVerifier(options, TEMPLATE_TOKEN_LOCATION);
   const schema = checkSchema((options as Partial<ThordataCustomOptions<z.ZodType>>).schema);
   const eventType = schema ? eventTypeReader((options as TemplateOptions).eventType, 'eventType') : thordataEventType;
-  const common = { name: 'thordata', verify, eventType, dedupeId } as const;
+  // The body holds the account's apiKey: a durable store keeps the payload without it, not the bytes.
+  const common = { name: 'thordata', verify, eventType, dedupeId, keepRawBody: false } as const;
   if (schema) return defineProvider({ ...common, events: sameSchemaFor(THORDATA_EVENT_TYPES, schema), envelope: schema });
   return defineProvider({ ...common, events: thordataEvents, envelope: thordataEnvelope });
 }

@@ -1,13 +1,13 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { DeadLetter, SerializedError } from '../../types.ts';
-import type { DeliveryState, StoredDelivery } from '../types.ts';
+import type { BodyType, SerializedError } from '../../types.ts';
+import type { DeliveryState, StoredDeadLetter, StoredDelivery } from '../types.ts';
 
 /** A better-sqlite3 connection. */
 export type Database = BetterSqlite3.Database;
 
 /** The schema version this code writes; bumped with each migration. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const require = createRequire(import.meta.url);
 
@@ -65,18 +65,26 @@ function migrate(db: Database, path: string): void {
     throw new Error(`${path} was written by a newer scrapehook (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade scrapehook`);
   }
   db.transaction(() => {
+    if (version === 1) {
+      // 2: a delivery may be kept as its body as received (body, body_type) instead of its payload.
+      db.exec('ALTER TABLE deliveries ADD COLUMN body BLOB; ALTER TABLE deliveries ADD COLUMN body_type TEXT;');
+    }
     db.exec(`
       CREATE TABLE IF NOT EXISTS deliveries (
         seq         INTEGER PRIMARY KEY,
         id          TEXT    NOT NULL,
         type        TEXT    NOT NULL,
         provider    TEXT    NOT NULL,
-        payload     TEXT    NOT NULL,
+        payload     TEXT    NOT NULL, -- JSON; 'null' when the body is kept instead
         received_at INTEGER NOT NULL,
         state       TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'dead')),
         attempts    INTEGER NOT NULL DEFAULT 0,
         error       TEXT,
-        updated_at  INTEGER NOT NULL
+        updated_at  INTEGER NOT NULL,
+        -- The body as received ('json' or 'form'), decoded and validated again when read back:
+        -- writing the bytes costs a copy, serializing a large payload more than parsing it did.
+        body        BLOB,
+        body_type   TEXT
       );
       -- No index on id for every row: dedupe ids are random, and a random insert into a B-tree per
       -- delivery was the most expensive part of a commit. The store addresses a delivery in flight
@@ -113,9 +121,11 @@ export interface DeliveryRow {
   state: DeliveryState;
   attempts: number;
   error: string | null;
+  body: Buffer | null;
+  body_type: BodyType | null;
 }
 
-export const SELECT_DELIVERY = 'SELECT seq, id, type, provider, payload, received_at, state, attempts, error FROM deliveries';
+export const SELECT_DELIVERY = 'SELECT seq, id, type, provider, payload, received_at, state, attempts, error, body, body_type FROM deliveries';
 
 export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
   const stored: {
@@ -124,23 +134,25 @@ export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
     id: row.id,
     type: row.type,
     provider: row.provider,
-    payload: JSON.parse(row.payload) as unknown,
+    payload: row.body === null ? (JSON.parse(row.payload) as unknown) : undefined,
     receivedAt: new Date(row.received_at),
     state: row.state,
     attempts: row.attempts,
   };
   if (row.error !== null) stored.error = JSON.parse(row.error) as SerializedError;
+  if (row.body !== null) stored.body = { bytes: row.body, type: row.body_type === 'form' ? 'form' : 'json' };
   return stored;
 }
 
-export function toDeadLetter(row: DeliveryRow): DeadLetter {
-  const { state: _state, attempts, error, ...delivery } = toStoredDelivery(row);
-  return {
+export function toDeadLetter(row: DeliveryRow): StoredDeadLetter {
+  const { state: _state, attempts, error, body, ...delivery } = toStoredDelivery(row);
+  const letter = {
     id: row.id,
     event: { ...delivery, attempt: attempts },
     error: error ?? { type: 'handler.failed', message: 'unknown error' },
     attempts,
   };
+  return body ? { ...letter, body } : letter;
 }
 
 /** Counts per state, for `scrapehook stats`. */
