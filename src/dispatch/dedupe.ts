@@ -76,12 +76,12 @@ export class DedupeMemory {
     let head = this.#head;
     // Expired ids are dropped lazily (here, once they reach the head, or on their next claim).
     while (head < ids.length) {
-      const id = ids[head]!;
       const expires = at[head]!;
-      if (this.#expires.get(id) === expires) {
-        if (this.#expires.size <= this.#max && expires > now) break;
-        this.#expires.delete(id);
-      } // else: stale, the id was claimed again or released since.
+      // The common claim stops here: nothing expired at the head and room left.
+      if (expires > now && this.#expires.size <= this.#max) break;
+      const id = ids[head]!;
+      // Unless the id was claimed again or released since (this place is then stale), drop it.
+      if (this.#expires.get(id) === expires) this.#expires.delete(id);
       head++;
     }
     this.#head = head;

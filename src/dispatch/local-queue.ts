@@ -226,18 +226,22 @@ export class LocalQueue implements ReceiverQueue {
 
   #schedule(entry: Entry): void {
     this.#waiting++;
-    this.#queue
-      .add(async () => {
-        this.#waiting--;
-        const error = await this.#attempt(entry);
-        if (error) await this.#failed(entry, error);
-        else this.#finished(entry);
-      })
-      .catch((error: unknown) => {
-        // Only a failing store write can land here; the delivery stays unfinished in a durable store.
-        this.#runtime.logger.error({ err: error, id: entry.delivery.id }, 'scrapehook: could not record a delivery state');
-      })
-      .finally(() => this.#checkIdle());
+    // #run never rejects, so the promise p-queue answers needs no handler.
+    void this.#queue.add(() => this.#run(entry));
+  }
+
+  async #run(entry: Entry): Promise<void> {
+    this.#waiting--;
+    try {
+      const error = await this.#attempt(entry);
+      if (error) await this.#failed(entry, error);
+      else this.#finished(entry);
+    } catch (error) {
+      // Only a failing store write can land here; the delivery stays unfinished in a durable store.
+      this.#runtime.logger.error({ err: error, id: entry.delivery.id }, 'scrapehook: could not record a delivery state');
+    } finally {
+      this.#checkIdle();
+    }
   }
 
   /** Runs one attempt; answers the error when it failed. */
@@ -246,14 +250,17 @@ export class LocalQueue implements ReceiverQueue {
     entry.attempts++;
     this.#running++;
     try {
-      await this.#store.update(delivery.id, { state: 'running', attempts: entry.attempts });
+      // A store that answers synchronously (memory, SQLite) costs no microtask.
+      const marked = this.#store.update(delivery.id, { state: 'running', attempts: entry.attempts });
+      if (marked) await marked;
       await this.#runtime.run(delivery, entry.attempts, entry.done);
     } catch (error) {
       return error instanceof WebhookError ? error : new WebhookError('handler.failed', 'A handler failed', { cause: error });
     } finally {
       this.#running--;
     }
-    await this.#store.update(delivery.id, { state: 'succeeded', attempts: entry.attempts });
+    const recorded = this.#store.update(delivery.id, { state: 'succeeded', attempts: entry.attempts });
+    if (recorded) await recorded;
     this.#runtime.succeeded(delivery, entry.attempts);
     return undefined;
   }
