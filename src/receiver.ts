@@ -151,6 +151,14 @@ export interface Receiver<P extends AnyProvider> {
 
 type AnyHandler = Handler<WebhookEvent>;
 
+/** A handler call being watched for its timeout. */
+interface HandlerCall {
+  /** When it times out, on `performance.now()`'s clock. */
+  readonly deadline: number;
+  /** Aborts its signal and fails the call with `handler.timeout`. */
+  expire(): void;
+}
+
 /**
  * Creates a receiver: mount its middleware, register handlers, and every delivery is
  * authenticated, validated, deduplicated and acknowledged before a queued handler runs it.
@@ -232,6 +240,27 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   /** Controllers of handler calls in progress whose handler read `ctx.signal`. */
   const activeControllers = new Set<AbortController>();
 
+  /**
+   * Handler calls in progress, in the order they started. Every call has the same timeout, so
+   * their deadlines are in that order too: one timer, armed for the oldest call, watches them all
+   * (a timer per call cost more than the rest of the call's bookkeeping).
+   */
+  const inProgress = new Set<HandlerCall>();
+  let sweepTimer: NodeJS.Timeout | undefined;
+
+  function sweep(): void {
+    sweepTimer = undefined;
+    const now = performance.now();
+    for (const call of inProgress) {
+      if (call.deadline > now) {
+        sweepTimer = setTimeout(sweep, call.deadline - now).unref();
+        return;
+      }
+      inProgress.delete(call);
+      call.expire();
+    }
+  }
+
   function callHandler(handler: AnyHandler, event: WebhookEvent): Promise<unknown> {
     // The AbortController is made only when the handler reads ctx.signal: most handlers never do,
     // and an AbortController costs more than the rest of a call (EventTarget set-up).
@@ -249,26 +278,34 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       },
       logger,
     };
+    let result: unknown;
+    try {
+      result = handler(event, ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // A handler that answered synchronously is done: nothing to time out.
+    if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') return Promise.resolve(result);
     return new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        abortedBy = new WebhookError('handler.timeout', `A ${event.type} handler took longer than ${handlerTimeoutMs} ms`);
-        controller?.abort(abortedBy);
-        settle();
-        reject(abortedBy);
-      }, handlerTimeoutMs);
+      const call: HandlerCall = {
+        deadline: performance.now() + handlerTimeoutMs,
+        expire() {
+          abortedBy = new WebhookError('handler.timeout', `A ${event.type} handler took longer than ${handlerTimeoutMs} ms`);
+          if (controller) {
+            controller.abort(abortedBy);
+            activeControllers.delete(controller);
+          }
+          reject(abortedBy);
+        },
+      };
+      inProgress.add(call);
+      // Unref'd: the handler's own I/O keeps the process alive, not this watch.
+      sweepTimer ??= setTimeout(sweep, handlerTimeoutMs).unref();
       const settle = () => {
-        clearTimeout(timer);
+        inProgress.delete(call);
         if (controller) activeControllers.delete(controller);
       };
-      let result: unknown;
-      try {
-        result = handler(event, ctx);
-      } catch (error) {
-        settle();
-        reject(error);
-        return;
-      }
-      Promise.resolve(result).then(
+      (result as PromiseLike<unknown>).then(
         (value) => {
           settle();
           resolve(value);

@@ -103,6 +103,33 @@ describe('retries and dead letters', () => {
     expect(onError.mock.calls[0]![0].type).toBe('handler.timeout');
   });
 
+  it('times out each of several calls on its own deadline, and only those that outlive it', async () => {
+    const { hooks, deliver } = setup({ handlerTimeoutMs: 50, concurrency: 5, retry: { attempts: 1 } });
+    const slowStarted = deferred<void>();
+    const release = deferred<void>();
+    hooks.on('crawl.page', async (event) => {
+      const id = event.payload.webhookId;
+      if (id.startsWith('hang')) return new Promise(() => {});
+      if (id === 'slow-ok') {
+        slowStarted.resolve();
+        await release.promise;
+      }
+    });
+    const dead: string[] = [];
+    hooks.onError((error, event) => void dead.push(`${event.id}:${error.type}`));
+    await deliver(pageEvent({ webhookId: 'hang-1' }));
+    await deliver(pageEvent({ webhookId: 'fast' }));
+    await vi.waitFor(() => expect(dead).toEqual(['hang-1:handler.timeout']), { interval: 5 });
+    // Started after that timeout: each runs against its own deadline.
+    await deliver(pageEvent({ webhookId: 'hang-2' }));
+    await deliver(pageEvent({ webhookId: 'slow-ok' }));
+    await slowStarted.promise;
+    release.resolve();
+    await hooks.onIdle();
+    expect(dead).toEqual(['hang-1:handler.timeout', 'hang-2:handler.timeout']);
+    expect(hooks.stats()).toMatchObject({ succeeded: 2, dead: 2 });
+  });
+
   it('survives a throwing onError listener and a rejecting async handler', async () => {
     const { hooks, deliver } = setup({ retry: { attempts: 1 } });
     hooks.on('crawl.page', async () => Promise.reject(new Error('async failure')));
