@@ -83,8 +83,8 @@ type Pending =
   | {
       readonly kind: 'accept';
       readonly delivery: Delivery;
-      /** The payload as JSON, serialized when accepted so that a bad one fails alone; 'null' with a body. */
-      readonly payload: string;
+      /** The payload as JSON, serialized when accepted so that a bad one fails alone; null with a body. */
+      readonly payload: string | null;
       /** The body as received, kept instead of the payload when the receiver gives it. */
       readonly body: ReceivedBody | undefined;
       readonly dedupeTtlMs: number;
@@ -224,6 +224,7 @@ class SqliteStoreImpl implements SqliteStore {
   readonly #ids: DedupeMemory;
   readonly #logId;
   readonly #insert;
+  readonly #insertContents;
   readonly #deadSeq;
   readonly #update;
   readonly #delete;
@@ -239,8 +240,9 @@ class SqliteStoreImpl implements SqliteStore {
     this.#logId = db.prepare('INSERT INTO dedupe (id, expires_at) VALUES (?, ?)');
     // Without dedupe the same id may be accepted again: it is then a delivery (a row) of its own.
     this.#insert = db.prepare(`
-      INSERT INTO deliveries (id, type, provider, payload, received_at, state, attempts, error, updated_at, body, body_type)
-      VALUES (?, ?, ?, ?, ?, 'queued', 0, NULL, ?, ?, ?)`);
+      INSERT INTO deliveries (id, type, provider, received_at, state, attempts, error, updated_at)
+      VALUES (?, ?, ?, ?, 'queued', 0, NULL, ?)`);
+    this.#insertContents = db.prepare('INSERT INTO contents (seq, payload, body, body_type) VALUES (?, ?, ?, ?)');
     this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE seq = ?');
     this.#delete = db.prepare('DELETE FROM deliveries WHERE seq = ?');
     this.#deadSeq = db.prepare("SELECT seq FROM deliveries WHERE id = ? AND state = 'dead' ORDER BY seq DESC LIMIT 1").pluck();
@@ -259,17 +261,9 @@ class SqliteStoreImpl implements SqliteStore {
             claimed.push(delivery.id);
             this.#logId.run(delivery.id, now + dedupeTtlMs);
           }
-          const { lastInsertRowid } = this.#insert.run(
-            delivery.id,
-            delivery.type,
-            delivery.provider,
-            op.payload,
-            delivery.receivedAt.getTime(),
-            now,
-            op.body?.bytes ?? null,
-            op.body?.type ?? null,
-          );
-          this.#seqs.set(delivery.id, Number(lastInsertRowid));
+          const seq = Number(this.#insert.run(delivery.id, delivery.type, delivery.provider, delivery.receivedAt.getTime(), now).lastInsertRowid);
+          this.#insertContents.run(seq, op.payload, op.body?.bytes ?? null, op.body?.type ?? null);
+          this.#seqs.set(delivery.id, seq);
           accepted.push(true);
         } else if (!superseded.has(i)) {
           const { id, update } = op;
@@ -297,10 +291,10 @@ class SqliteStoreImpl implements SqliteStore {
 
   accept(delivery: Delivery, dedupeTtlMs: number, body?: ReceivedBody): Promise<boolean> {
     if (this.#closed) return Promise.reject(new Error(`The SQLite store ${this.path} is closed`));
-    let payload = 'null';
+    let payload: string | null = null;
     if (body === undefined) {
       try {
-        payload = JSON.stringify(delivery.payload);
+        payload = JSON.stringify(delivery.payload) ?? 'null';
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
       }

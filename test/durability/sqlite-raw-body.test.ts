@@ -71,10 +71,10 @@ async function acceptAndStop(): Promise<void> {
   await hooks.close({ timeoutMs: 0 });
 }
 
-function rows(): { payload: string; body: Buffer | null; body_type: string | null; state: string }[] {
+function rows(): { payload: string | null; body: Buffer | null; body_type: string | null; state: string }[] {
   const db = new Sqlite(path, { readonly: true });
   try {
-    return db.prepare('SELECT payload, body, body_type, state FROM deliveries ORDER BY seq').all() as never;
+    return db.prepare('SELECT payload, body, body_type, state FROM deliveries JOIN contents USING (seq) ORDER BY seq').all() as never;
   } finally {
     db.close();
   }
@@ -84,7 +84,7 @@ describe('sqliteStore() keeping bodies as received', () => {
   it('writes the exact request bytes, not a serialized payload', async () => {
     await acceptAndStop();
     const [row] = rows();
-    expect(row).toMatchObject({ payload: 'null', body_type: 'json', state: 'running' });
+    expect(row).toMatchObject({ payload: null, body_type: 'json', state: 'running' });
     expect(row!.body!.equals(Buffer.from(BODY))).toBe(true);
   });
 
@@ -130,10 +130,10 @@ describe('sqliteStore() keeping bodies as received', () => {
     const [row] = rows();
     expect(row!.body).toBeNull();
     expect(row!.payload).not.toContain('apiKey');
-    expect(JSON.parse(row!.payload)).toMatchObject({ eventType: 'ACTOR.RUN.SUCCEEDED' });
+    expect(JSON.parse(row!.payload!)).toMatchObject({ eventType: 'ACTOR.RUN.SUCCEEDED' });
   });
 
-  it('opens a database written by the previous schema and runs what it left unfinished', async () => {
+  it.each([1, 2])('opens a database written by schema %i and runs what it left unfinished', async (version) => {
     const db = new Sqlite(path);
     db.pragma('journal_mode = WAL');
     db.exec(`
@@ -141,6 +141,8 @@ describe('sqliteStore() keeping bodies as received', () => {
         payload TEXT NOT NULL, received_at INTEGER NOT NULL,
         state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'dead')),
         attempts INTEGER NOT NULL DEFAULT 0, error TEXT, updated_at INTEGER NOT NULL);
+      CREATE INDEX deliveries_dead ON deliveries (id) WHERE state = 'dead';
+      CREATE INDEX deliveries_succeeded ON deliveries (updated_at) WHERE state = 'succeeded';
       CREATE TABLE dedupe (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, expires_at INTEGER NOT NULL);
       CREATE TABLE requeued (seq INTEGER PRIMARY KEY, at INTEGER NOT NULL);
     `);
@@ -150,16 +152,29 @@ describe('sqliteStore() keeping bodies as received', () => {
       'page.scraped',
       JSON.stringify(payload),
     );
-    db.pragma('user_version = 1');
+    if (version === 2) {
+      // Schema 2 added the body as received, with 'null' as the payload.
+      db.exec('ALTER TABLE deliveries ADD COLUMN body BLOB; ALTER TABLE deliveries ADD COLUMN body_type TEXT;');
+      db.prepare(
+        "INSERT INTO deliveries (id, type, provider, payload, received_at, state, updated_at, body, body_type) VALUES ('wh-raw-1', 'page.scraped', 'shout', 'null', 2, 'queued', 2, ?, 'json')",
+      ).run(Buffer.from(BODY));
+    }
+    db.pragma(`user_version = ${version}`);
     db.close();
 
     const hooks = receiver();
     const payloads: unknown[] = [];
     hooks.on('page.scraped', (event) => void payloads.push(event.payload));
     await hooks.onIdle();
-    expect(payloads).toEqual([payload]);
+    const fromBody = { type: 'page.scraped', webhookId: 'wh-raw-1', markdown: '“SCRAPED” — CAFÉ 中文' };
+    expect(payloads).toEqual(version === 2 ? [payload, fromBody] : [payload]);
+    await hooks.close();
     const reopened = new Sqlite(path, { readonly: true });
-    expect(reopened.pragma('user_version', { simple: true })).toBe(2);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(3);
+    // Nothing of the old layout is left in the rows that state changes rewrite.
+    const columns = (reopened.prepare('PRAGMA table_info(deliveries)').all() as { name: string }[]).map((c) => c.name);
+    expect(columns).not.toContain('payload');
+    expect(columns).not.toContain('body');
     reopened.close();
   });
 });

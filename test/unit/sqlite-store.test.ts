@@ -237,6 +237,8 @@ describe('pruning', () => {
     const db = openDatabase(path, { busyTimeoutMs: 1000, synchronous: 'normal' });
     expect(countStates(db)).toMatchObject({ succeeded: 0, dead: 1, dedupeIds: 0 });
     expect(db.prepare('SELECT COUNT(*) FROM dedupe').pluck().get()).toBe(0);
+    // The pruned delivery's payload went with it; the dead letter's stays.
+    expect(db.prepare('SELECT COUNT(*) FROM contents').pluck().get()).toBe(1);
     db.close();
     expect(second.deadLetters().map((l) => l.id)).toEqual([dead.id]);
   });
@@ -249,6 +251,7 @@ describe('pruning', () => {
     s.unfinished(); // flushes
     const reader = new Sqlite(path, { readonly: true });
     expect(reader.prepare('SELECT COUNT(*) FROM deliveries').pluck().get()).toBe(0);
+    expect(reader.prepare('SELECT COUNT(*) FROM contents').pluck().get()).toBe(0);
     expect(reader.prepare('SELECT COUNT(*) FROM dedupe').pluck().get()).toBe(1);
     reader.close();
   });

@@ -7,7 +7,7 @@ import type { DeliveryState, StoredDeadLetter, StoredDelivery } from '../types.t
 export type Database = BetterSqlite3.Database;
 
 /** The schema version this code writes; bumped with each migration. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const require = createRequire(import.meta.url);
 
@@ -58,6 +58,61 @@ export function openDatabase(path: string, options: OpenOptions): Database {
   return db;
 }
 
+/**
+ * The payload or body of a delivery, apart from its state: SQLite rewrites a whole row, overflow
+ * pages included, whenever one of its columns changes, so a 256 KB body in the row of a delivery
+ * was written again for each state change.
+ */
+const CONTENTS_COLUMNS = `
+  seq       INTEGER PRIMARY KEY, -- the delivery's
+  payload   TEXT,                -- JSON, when the body is not kept
+  -- The body as received ('json' or 'form'), decoded and validated again when read back: writing
+  -- the bytes costs a copy, serializing a large payload more than parsing it did.
+  body      BLOB,
+  body_type TEXT
+`;
+
+/** Every way a delivery is deleted (prune, retention 0, ...) takes its contents with it. */
+const CONTENTS_TRIGGER = `
+  CREATE TRIGGER deliveries_contents AFTER DELETE ON deliveries
+  BEGIN DELETE FROM contents WHERE seq = OLD.seq; END;
+`;
+
+const TABLES = `
+  CREATE TABLE deliveries (
+    seq         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL,
+    type        TEXT    NOT NULL,
+    provider    TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    state       TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'dead')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,
+    updated_at  INTEGER NOT NULL
+  );
+  CREATE TABLE contents (${CONTENTS_COLUMNS});
+  ${CONTENTS_TRIGGER}
+  -- No index on id for every row: dedupe ids are random, and a random insert into a B-tree per
+  -- delivery was the most expensive part of a commit. The store addresses a delivery in flight
+  -- by seq; only dead letters are looked up by id (replay), through this partial index.
+  CREATE INDEX deliveries_dead ON deliveries (id) WHERE state = 'dead';
+  -- Pruning succeeded deliveries past their retention (appended in time order: cheap).
+  CREATE INDEX deliveries_succeeded ON deliveries (updated_at) WHERE state = 'succeeded';
+  -- Dedupe ids, appended in claim order. The store checks ids in memory (it loads the newest
+  -- ones at start) and only appends here: an index on random ids would cost a B-tree page
+  -- write per delivery. They outlive the deliveries' retention (48 h by default).
+  CREATE TABLE dedupe (
+    seq        INTEGER PRIMARY KEY,
+    id         TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+  );
+  -- Dead letters an operator re-queued (scrapehook replay) for the running receiver to pick up.
+  CREATE TABLE requeued (
+    seq INTEGER PRIMARY KEY,
+    at  INTEGER NOT NULL
+  );
+`;
+
 function migrate(db: Database, path: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === SCHEMA_VERSION) return;
@@ -65,47 +120,21 @@ function migrate(db: Database, path: string): void {
     throw new Error(`${path} was written by a newer scrapehook (schema ${version}, this one knows ${SCHEMA_VERSION}): upgrade scrapehook`);
   }
   db.transaction(() => {
-    if (version === 1) {
+    if (version === 0) db.exec(TABLES);
+    else {
       // 2: a delivery may be kept as its body as received (body, body_type) instead of its payload.
-      db.exec('ALTER TABLE deliveries ADD COLUMN body BLOB; ALTER TABLE deliveries ADD COLUMN body_type TEXT;');
+      if (version === 1) db.exec('ALTER TABLE deliveries ADD COLUMN body BLOB; ALTER TABLE deliveries ADD COLUMN body_type TEXT;');
+      // 3: the payload and body move to a table of their own, out of the row that state changes rewrite.
+      db.exec(`
+        CREATE TABLE contents (${CONTENTS_COLUMNS});
+        INSERT INTO contents (seq, payload, body, body_type)
+          SELECT seq, CASE WHEN body IS NULL THEN payload END, body, body_type FROM deliveries;
+        ALTER TABLE deliveries DROP COLUMN payload;
+        ALTER TABLE deliveries DROP COLUMN body;
+        ALTER TABLE deliveries DROP COLUMN body_type;
+        ${CONTENTS_TRIGGER}
+      `);
     }
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS deliveries (
-        seq         INTEGER PRIMARY KEY,
-        id          TEXT    NOT NULL,
-        type        TEXT    NOT NULL,
-        provider    TEXT    NOT NULL,
-        payload     TEXT    NOT NULL, -- JSON; 'null' when the body is kept instead
-        received_at INTEGER NOT NULL,
-        state       TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'dead')),
-        attempts    INTEGER NOT NULL DEFAULT 0,
-        error       TEXT,
-        updated_at  INTEGER NOT NULL,
-        -- The body as received ('json' or 'form'), decoded and validated again when read back:
-        -- writing the bytes costs a copy, serializing a large payload more than parsing it did.
-        body        BLOB,
-        body_type   TEXT
-      );
-      -- No index on id for every row: dedupe ids are random, and a random insert into a B-tree per
-      -- delivery was the most expensive part of a commit. The store addresses a delivery in flight
-      -- by seq; only dead letters are looked up by id (replay), through this partial index.
-      CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (id) WHERE state = 'dead';
-      -- Pruning succeeded deliveries past their retention (appended in time order: cheap).
-      CREATE INDEX IF NOT EXISTS deliveries_succeeded ON deliveries (updated_at) WHERE state = 'succeeded';
-      -- Dedupe ids, appended in claim order. The store checks ids in memory (it loads the newest
-      -- ones at start) and only appends here: an index on random ids would cost a B-tree page
-      -- write per delivery. They outlive the deliveries' retention (48 h by default).
-      CREATE TABLE IF NOT EXISTS dedupe (
-        seq        INTEGER PRIMARY KEY,
-        id         TEXT    NOT NULL,
-        expires_at INTEGER NOT NULL
-      );
-      -- Dead letters an operator re-queued (scrapehook replay) for the running receiver to pick up.
-      CREATE TABLE IF NOT EXISTS requeued (
-        seq INTEGER PRIMARY KEY,
-        at  INTEGER NOT NULL
-      );
-    `);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -116,7 +145,7 @@ export interface DeliveryRow {
   id: string;
   type: string;
   provider: string;
-  payload: string;
+  payload: string | null;
   received_at: number;
   state: DeliveryState;
   attempts: number;
@@ -125,7 +154,8 @@ export interface DeliveryRow {
   body_type: BodyType | null;
 }
 
-export const SELECT_DELIVERY = 'SELECT seq, id, type, provider, payload, received_at, state, attempts, error, body, body_type FROM deliveries';
+export const SELECT_DELIVERY =
+  'SELECT seq, id, type, provider, payload, received_at, state, attempts, error, body, body_type FROM deliveries JOIN contents USING (seq)';
 
 export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
   const stored: {
@@ -134,7 +164,7 @@ export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
     id: row.id,
     type: row.type,
     provider: row.provider,
-    payload: row.body === null ? (JSON.parse(row.payload) as unknown) : undefined,
+    payload: row.body === null ? (JSON.parse(row.payload ?? 'null') as unknown) : undefined,
     receivedAt: new Date(row.received_at),
     state: row.state,
     attempts: row.attempts,
