@@ -47,6 +47,10 @@ export function openDatabase(path: string, options: OpenOptions): Database {
     if (options.mustExist === true && db.pragma('user_version', { simple: true }) === 0) {
       throw new Error(`${path} is not a scrapehook database (no scrapehook tables in it)`);
     }
+    // For a new file only (an existing one keeps its page size): 16 KiB pages rather than 4 KiB
+    // make a 256 KB body a chain of 16 pages instead of 64, each a frame written to the log, and
+    // cut the store's cost per delivery by about a fifth at 2 KB too (npm run bench).
+    if (options.mustExist !== true) db.pragma('page_size = 16384');
     // WAL: readers (the CLI) never block the receiver's writes, and a commit appends to one file.
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
