@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { EnqueueResult, QueueRuntime, ReceiverQueue } from '../dispatch/queue.ts';
 import { serialize } from '../dispatch/local-queue.ts';
 import { WebhookError, type WebhookErrorType } from '../errors.ts';
-import type { DeadLetter, Delivery } from '../types.ts';
+import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import { describeConnection, normalizeConnection, type NormalizedConnection, type RedisConnection } from './bullmq/connection.ts';
 import {
+  bodyKey,
   CLAIM_MS,
   CLAIM_SCRIPT,
+  deadLettersOf,
   DEFAULT_QUEUE_NAME,
   encodeJobId,
   failedJobs,
@@ -15,6 +17,7 @@ import {
   LINE_LEAVE_SCRIPT,
   loadBullmq,
   queueCounts,
+  readBody,
   toDeadLetter,
   toDelivery,
   toJobData,
@@ -154,8 +157,19 @@ interface Settings {
 /** The few Redis calls made besides BullMQ's, on the queue's own connection (BullMQ's ioredis wrapper). */
 interface RedisCalls {
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
-  runCommand(name: string, args: (string | number)[]): Promise<unknown>;
+  runCommand(name: string, args: (string | number | Buffer)[]): Promise<unknown>;
+  set(key: string, value: Buffer): Promise<unknown>;
+  getBuffer(key: string): Promise<Buffer | null>;
+  del(key: string): Promise<number>;
 }
+
+/**
+ * Deliveries this process accepted with a body, as validated then, for its own workers: a job run
+ * where it was accepted skips decoding and validating its body again. Those run elsewhere are
+ * forgotten oldest first, past these bounds.
+ */
+const FRESH_MAX_COUNT = 10_000;
+const FRESH_MAX_BYTES = 16 * 1024 * 1024;
 
 const CLAIM = 'scrapehookClaim';
 const JOIN = 'scrapehookLineJoin';
@@ -172,6 +186,9 @@ class BullmqQueue implements ReceiverQueue {
   readonly #ours = new WeakSet<Error>();
   /** Per job, the handlers that already succeeded in an earlier attempt in this process. Bounded. */
   readonly #done = new Map<string, Set<unknown>>();
+  /** Validated deliveries by job id, with their body's size (see FRESH_MAX_BYTES). */
+  readonly #fresh = new Map<string, { delivery: Delivery; bytes: number }>();
+  #freshBytes = 0;
   #running = 0;
   /** Jobs waiting in Redis at the last count, plus those this process added since. */
   #queuedAtCount = 0;
@@ -198,7 +215,7 @@ class BullmqQueue implements ReceiverQueue {
       .getBackend()
       .client.then((client) => {
         const calls = client as unknown as RedisCalls;
-        calls.defineCommand(CLAIM, { numberOfKeys: 3, lua: CLAIM_SCRIPT });
+        calls.defineCommand(CLAIM, { numberOfKeys: 4, lua: CLAIM_SCRIPT });
         calls.defineCommand(JOIN, { numberOfKeys: 1, lua: LINE_JOIN_SCRIPT });
         calls.defineCommand(LEAVE, { numberOfKeys: 1, lua: LINE_LEAVE_SCRIPT });
         return calls;
@@ -232,7 +249,7 @@ class BullmqQueue implements ReceiverQueue {
     void this.#refreshCounts();
   }
 
-  async enqueue(delivery: Delivery): Promise<EnqueueResult> {
+  async enqueue(delivery: Delivery, body?: ReceivedBody): Promise<EnqueueResult> {
     const runtime = this.#runtime;
     if (this.#queuedAtCount + this.#addedSinceCount >= runtime.maxQueued) return 'full';
     const dedupe = runtime.dedupeTtlMs > 0;
@@ -249,17 +266,22 @@ class BullmqQueue implements ReceiverQueue {
 
     const client = await this.#client;
     this.#batchWrites(client);
-    const job: BullJob = new this.#settings.bullmq.Job(this.#queue, delivery.type, toJobData(delivery, orderKey), opts, jobId);
+    const job: BullJob = new this.#settings.bullmq.Job(this.#queue, delivery.type, toJobData(delivery, orderKey, body?.type), opts, jobId);
     // Issued back to back on the queue's connection, so Redis runs them in this order (a MULTI
     // would be atomic, but ioredis sends a script in a MULTI with its whole source every time).
+    // The body, if kept, is written first: a job never exists without it.
+    const key = bodyKey(this.#prefix, jobId);
     const claimed = dedupe
-      ? client.runCommand(CLAIM, [`${this.#prefix}claim:${jobId}`, `${this.#queue.keys.de}:${jobId}`, this.#jobKey(jobId), CLAIM_MS])
-      : Promise.resolve(1);
+      ? client.runCommand(CLAIM, [`${this.#prefix}claim:${jobId}`, `${this.#queue.keys.de}:${jobId}`, this.#jobKey(jobId), key, CLAIM_MS, ...(body ? [body.bytes] : [])])
+      : body
+        ? client.set(key, body.bytes).then(() => 1)
+        : Promise.resolve(1);
     const added = job.addJob(client as unknown as Parameters<BullJob['addJob']>[0]);
     const joined = orderKey === undefined ? undefined : client.runCommand(JOIN, [this.#lineKey(orderKey), jobId, this.#prefix]);
     const [isNew, , place] = await Promise.all([claimed, added, joined]);
     if (isNew !== 1) return 'duplicate';
     this.#addedSinceCount++;
+    if (body && this.#worker) this.#keepFresh(jobId, delivery, body.bytes.length);
     if (place === 1) await promote(job);
     return 'accepted';
   }
@@ -269,7 +291,8 @@ class BullmqQueue implements ReceiverQueue {
   }
 
   async deadLetters(): Promise<DeadLetter[]> {
-    return (await failedJobs(this.#queue)).map(toDeadLetter);
+    const [jobs, client] = await Promise.all([failedJobs(this.#queue), this.#client]);
+    return deadLettersOf(jobs, client, this.#prefix, async (event, body) => (await this.#runtime.revive(event, body)).payload);
   }
 
   async replay(id: string): Promise<void> {
@@ -346,8 +369,28 @@ class BullmqQueue implements ReceiverQueue {
     // Keep the cached queue length roughly right between two counts.
     if (this.#addedSinceCount > 0) this.#addedSinceCount--;
     else if (this.#queuedAtCount > 0) this.#queuedAtCount--;
-    const delivery = toDelivery(job.data);
     const attempt = job.attemptsMade + 1;
+    let delivery: Delivery;
+    if (job.data.body === undefined) delivery = toDelivery(job.data);
+    else {
+      let revived: Delivery | null;
+      try {
+        revived = this.#takeFresh(jobId) ?? (await this.#revive(job));
+      } catch (caught) {
+        const failure = caught instanceof WebhookError ? caught : new WebhookError('internal', 'A stored delivery could not be read back', { cause: caught });
+        runtime.logger.error(
+          { id: job.data.id, type: job.data.type, provider: job.data.provider, err: failure },
+          'scrapehook: a stored delivery no longer passes its schema; it is now a dead letter',
+        );
+        return this.#bury(job, failure);
+      }
+      if (revived === null) {
+        // Its body is deleted once it succeeded: it stalled after that, before BullMQ recorded it.
+        runtime.logger.info({ id: job.data.id }, 'scrapehook: a delivery that already succeeded was run again by BullMQ; skipped');
+        return;
+      }
+      delivery = revived;
+    }
     let done = this.#done.get(jobId);
     if (!done) {
       done = new Set();
@@ -366,6 +409,7 @@ class BullmqQueue implements ReceiverQueue {
     }
     if (!error) {
       this.#done.delete(jobId);
+      if (job.data.body !== undefined) void this.#deleteBody(jobId, delivery.id);
       if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId, delivery.id);
       runtime.succeeded(delivery, attempt);
       // BullMQ writes the job's completion (and fetches the next job) right after this returns:
@@ -377,17 +421,8 @@ class BullmqQueue implements ReceiverQueue {
     const serialized = serialize(error);
     if (attempt >= (job.opts.attempts ?? runtime.attempts)) {
       this.#done.delete(jobId);
-      try {
-        await job.updateData({ ...job.data, error: serialized });
-      } catch (cause) {
-        // The dead letter then shows BullMQ's failedReason (the same message) as a handler.failed.
-        runtime.logger.warn({ err: cause, id: delivery.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
-      }
-      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId, delivery.id);
       runtime.dead(delivery, attempt, error);
-      const final: ThrownByUs = new bullmq.UnrecoverableError(serialized.message);
-      this.#ours.add(final);
-      throw final;
+      return this.#bury(job, error);
     }
     const delayMs = runtime.retryDelay(attempt);
     runtime.retrying(delivery, attempt, error, delayMs);
@@ -396,6 +431,70 @@ class BullmqQueue implements ReceiverQueue {
     if (serialized.stack !== undefined) retry.stack = serialized.stack;
     this.#ours.add(retry);
     throw retry;
+  }
+
+  /**
+   * Makes a job a dead letter: records its last error in its data, hands its `orderBy` key over,
+   * and throws what makes BullMQ fail it without a retry.
+   */
+  async #bury(job: BullJob, error: WebhookError): Promise<never> {
+    const serialized = serialize(error);
+    this.#dropFresh(job.id!);
+    try {
+      await job.updateData({ ...job.data, error: serialized });
+    } catch (cause) {
+      // The dead letter then shows BullMQ's failedReason (the same message) as a handler.failed.
+      this.#runtime.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
+    }
+    if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id!, job.data.id);
+    const final: ThrownByUs = new this.#settings.bullmq.UnrecoverableError(serialized.message);
+    this.#ours.add(final);
+    throw final;
+  }
+
+  /** A delivery kept as its body, read from Redis and validated again; `null` when the body is gone. */
+  async #revive(job: BullJob): Promise<Delivery | null> {
+    const body = await readBody(await this.#client, this.#prefix, job);
+    if (!body) return null;
+    return this.#runtime.revive(toDelivery(job.data), body);
+  }
+
+  #keepFresh(jobId: string, delivery: Delivery, bytes: number): void {
+    if (bytes > FRESH_MAX_BYTES) return;
+    this.#dropFresh(jobId);
+    this.#fresh.set(jobId, { delivery, bytes });
+    this.#freshBytes += bytes;
+    while (this.#fresh.size > FRESH_MAX_COUNT || this.#freshBytes > FRESH_MAX_BYTES) {
+      this.#dropFresh(this.#fresh.keys().next().value as string);
+    }
+  }
+
+  /** The validated delivery of a job this process accepted, once: a retry reads the body again. */
+  #takeFresh(jobId: string): Delivery | undefined {
+    const entry = this.#fresh.get(jobId);
+    if (entry) this.#dropFresh(jobId);
+    return entry?.delivery;
+  }
+
+  #dropFresh(jobId: string): void {
+    const entry = this.#fresh.get(jobId);
+    if (!entry) return;
+    this.#fresh.delete(jobId);
+    this.#freshBytes -= entry.bytes;
+  }
+
+  /**
+   * Deletes the body of a delivery that succeeded. Not awaited: BullMQ's completion of the job
+   * goes on its own connection anyway, and a job that runs again without its body is skipped.
+   */
+  async #deleteBody(jobId: string, id: string): Promise<void> {
+    try {
+      const client = await this.#client;
+      this.#batchWrites(client);
+      await client.del(bodyKey(this.#prefix, jobId));
+    } catch (error) {
+      this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not delete the body of a delivery that succeeded from Redis');
+    }
   }
 
   /**
@@ -413,7 +512,16 @@ class BullmqQueue implements ReceiverQueue {
       this.#runtime.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
     }
     if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id, job.data.id);
-    this.#runtime.dead(toDelivery(job.data), job.attemptsMade, webhookError);
+    this.#dropFresh(job.id);
+    let delivery = toDelivery(job.data);
+    if (job.data.body !== undefined) {
+      try {
+        delivery = (await this.#revive(job)) ?? delivery;
+      } catch {
+        // Reported with the payload it has (none); the dead letter keeps the body.
+      }
+    }
+    this.#runtime.dead(delivery, job.attemptsMade, webhookError);
   }
 
   /**
@@ -491,7 +599,7 @@ async function promote(job: BullJob): Promise<void> {
   }
 }
 
-const ERROR_TYPES = new Set<string>(['handler.failed', 'handler.timeout']);
+const ERROR_TYPES = new Set<string>(['handler.failed', 'handler.timeout', 'payload.invalid', 'internal']);
 
 function asErrorType(type: string): WebhookErrorType {
   return ERROR_TYPES.has(type) ? (type as WebhookErrorType) : 'handler.failed';

@@ -1,6 +1,6 @@
 import type { DeadLetter } from '../../types.ts';
 import { describeConnection, type NormalizedConnection } from './connection.ts';
-import { failedJobs, findDeadLetter, loadBullmq, queueCounts, toDeadLetter, type BullmqCounts, type BullQueue } from './jobs.ts';
+import { deadLettersOf, failedJobs, findDeadLetter, loadBullmq, queueCounts, type BodyCalls, type BullmqCounts, type BullQueue } from './jobs.ts';
 
 /** A BullMQ queue opened by an operator's tool (the CLI): no worker, fails fast when Redis is away. */
 export interface AdminQueue {
@@ -30,7 +30,8 @@ export function openAdminQueue(connection: NormalizedConnection, name: string, p
   return {
     where: `${describeConnection(connection)} queue ${name}`,
     async deadLetters() {
-      return (await guard(failedJobs(queue))).map(toDeadLetter);
+      const [jobs, client] = await guard(Promise.all([failedJobs(queue), queue.getBackend().client]));
+      return guard(deadLettersOf(jobs, client as unknown as BodyCalls, queue.keys['']!));
     },
     async replay(ids) {
       const jobs = ids === undefined ? await guard(failedJobs(queue)) : await guard(Promise.all(ids.map((id) => findDeadLetter(queue, id, true))));

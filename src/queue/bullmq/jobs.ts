@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as BullMQ from 'bullmq';
-import type { DeadLetter, Delivery, SerializedError } from '../../types.ts';
+import { decodedOrUndefined } from '../../body/decode-body.ts';
+import type { BodyType, DeadLetter, Delivery, ReceivedBody, SerializedError } from '../../types.ts';
 
 export type BullmqModule = typeof BullMQ;
 export type BullQueue = BullMQ.Queue<JobData, void, string>;
@@ -27,12 +28,19 @@ export function loadBullmq(): BullmqModule {
 /** The default queue name: every receiver (and CLI) that shares it shares the work. */
 export const DEFAULT_QUEUE_NAME = 'scrapehook';
 
-/** A delivery as a job's data (JSON: `receivedAt` as epoch milliseconds). */
+/**
+ * A delivery as a job's data (JSON: `receivedAt` as epoch milliseconds). When the provider lets the
+ * body be kept, the job holds no payload: the body as received is a Redis string of its own
+ * ({@link bodyKey}), decoded and validated again by the worker (see {@link CLAIM_SCRIPT}).
+ */
 export interface JobData {
   readonly id: string;
   readonly type: string;
   readonly provider: string;
-  readonly payload: unknown;
+  /** The validated payload; absent when the body is kept (`body`). */
+  readonly payload?: unknown;
+  /** How the body kept in Redis is encoded, when it is kept. */
+  readonly body?: BodyType;
   readonly receivedAt: number;
   /** The ordering key (`orderBy`), fixed when the delivery was accepted. */
   readonly orderKey?: string;
@@ -40,15 +48,14 @@ export interface JobData {
   readonly error?: SerializedError;
 }
 
-export function toJobData(delivery: Delivery, orderKey: string | undefined): JobData {
-  const data: JobData = {
-    id: delivery.id,
-    type: delivery.type,
-    provider: delivery.provider,
-    payload: delivery.payload,
-    receivedAt: delivery.receivedAt.getTime(),
-  };
-  return orderKey === undefined ? data : { ...data, orderKey };
+export function toJobData(delivery: Delivery, orderKey: string | undefined, body: BodyType | undefined): JobData {
+  const data: { -readonly [K in keyof JobData]: JobData[K] } = { id: delivery.id, type: delivery.type, provider: delivery.provider, receivedAt: delivery.receivedAt.getTime() };
+  // Serializing a large payload to JSON (and encoding it to UTF-8 again for Redis) cost more than
+  // parsing it did: a body as received goes to Redis as the bytes it is.
+  if (body === undefined) data.payload = delivery.payload;
+  else data.body = body;
+  if (orderKey !== undefined) data.orderKey = orderKey;
+  return data;
 }
 
 export function toDelivery(data: JobData): Delivery {
@@ -64,6 +71,53 @@ export function encodeJobId(id: string): string {
   if (id === '') return '%';
   if (id === '0') return '%30';
   return id.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+/**
+ * Where the body of a job is kept: beside BullMQ's keys of the job (`bull:<name>:<jobId>`), which a
+ * job id cannot clash with (it holds no `:`), and removed with the queue by `obliterate`.
+ */
+export function bodyKey(prefix: string, jobId: string): string {
+  return `${prefix}${jobId}:body`;
+}
+
+/** The Redis calls made on bodies; ioredis' client has them. */
+export interface BodyCalls {
+  getBuffer(key: string): Promise<Buffer | null>;
+}
+
+/** The body kept for a job, or `null` if it has none any more (it succeeded and was removed). */
+export async function readBody(client: BodyCalls, prefix: string, job: BullJob): Promise<ReceivedBody | null | undefined> {
+  const type = job.data.body;
+  if (type === undefined || job.id === undefined) return undefined;
+  const bytes = await client.getBuffer(bodyKey(prefix, job.id));
+  return bytes === null ? null : { bytes, type };
+}
+
+/**
+ * The dead letters of failed jobs, their kept bodies shown as decoded (`reveal` validates them
+ * again when a receiver can; a body that no longer decodes shows as `undefined`).
+ */
+export async function deadLettersOf(
+  jobs: readonly BullJob[],
+  client: BodyCalls,
+  prefix: string,
+  reveal: (delivery: Delivery, body: ReceivedBody) => Promise<unknown> = async (_delivery, body) => decodedOrUndefined(body),
+): Promise<DeadLetter[]> {
+  return Promise.all(
+    jobs.map(async (job) => {
+      const letter = toDeadLetter(job);
+      const body = await readBody(client, prefix, job);
+      if (!body) return letter;
+      let payload: unknown;
+      try {
+        payload = await reveal(letter.event, body);
+      } catch {
+        payload = decodedOrUndefined(body);
+      }
+      return { ...letter, event: { ...letter.event, payload } };
+    }),
+  );
 }
 
 export function toDeadLetter(job: BullJob): DeadLetter {
@@ -118,11 +172,17 @@ export async function queueCounts(queue: BullQueue): Promise<BullmqCounts> {
  * is added too (BullMQ ignores it if the id is taken), so a process that dies between its claim
  * and its add cannot lose the delivery: the sender's retry adds it.
  *
- * KEYS[1] the claim key, KEYS[2] BullMQ's dedupe key, KEYS[3] the job key; ARGV[1] the claim's life in ms.
+ * With a body (ARGV[2]), the claim that answers 1 also writes it, before the job exists: so a job
+ * whose data says it has a body always finds it, until its worker deletes it once the delivery
+ * succeeded. A job that finds no body ran already (it stalled after that delete).
+ *
+ * KEYS[1] the claim key, KEYS[2] BullMQ's dedupe key, KEYS[3] the job key, KEYS[4] the body key;
+ * ARGV[1] the claim's life in ms, ARGV[2] the body (optional).
  */
 export const CLAIM_SCRIPT = `
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+if ARGV[2] then redis.call('SET', KEYS[4], ARGV[2]) end
 return 1
 `;
 
