@@ -377,12 +377,14 @@ class BullmqQueue implements ReceiverQueue {
       try {
         revived = this.#takeFresh(jobId) ?? (await this.#revive(job));
       } catch (caught) {
-        const failure = caught instanceof WebhookError ? caught : new WebhookError('internal', 'A stored delivery could not be read back', { cause: caught });
+        // Redis failing to answer is an attempt that failed like any other; a body that no longer
+        // decodes or passes its schema never will.
+        if (!(caught instanceof WebhookError)) throw caught;
         runtime.logger.error(
-          { id: job.data.id, type: job.data.type, provider: job.data.provider, err: failure },
+          { id: job.data.id, type: job.data.type, provider: job.data.provider, err: caught },
           'scrapehook: a stored delivery no longer passes its schema; it is now a dead letter',
         );
-        return this.#bury(job, failure);
+        return this.#bury(job, caught);
       }
       if (revived === null) {
         // Its body is deleted once it succeeded: it stalled after that, before BullMQ recorded it.
