@@ -363,6 +363,15 @@ for (const payload of config.payloads) {
       cpuPerReq: ratioPerRound('scrapehook-express', 'express-drain', (m) => m.server.cpuUsPerReq),
     };
   }
+  // The durable ack paths against the memory default (issue target: at least 0.5 of its req/s).
+  for (const durable of ['scrapehook-sqlite', 'scrapehook-bullmq']) {
+    if (names.includes(durable) && names.includes('scrapehook-node')) {
+      summary[payload][`${durable}/scrapehook-node`] = {
+        rps: ratioPerRound(durable, 'scrapehook-node', (m) => m.rps),
+        p99: ratioPerRound(durable, 'scrapehook-node', (m) => m.latency.p99),
+      };
+    }
+  }
 }
 
 const f = (x, d = 0) => (x === undefined || x === null || Number.isNaN(x) ? '-' : x.toFixed(d));
@@ -398,6 +407,10 @@ for (const payload of config.payloads) {
   for (const r of rows) console.log(fmtRow(r));
   const se = s['scrapehook-express/express-drain'];
   if (se) console.log(`scrapehook-express / express-drain: req/s ${fx(se.rps)}, server CPU per request ${fx(se.cpuPerReq)}`);
+  for (const durable of ['scrapehook-sqlite', 'scrapehook-bullmq']) {
+    const d = s[`${durable}/scrapehook-node`];
+    if (d) console.log(`${durable} / scrapehook-node (memory store): req/s ${fx(d.rps)}, p99 ${fx(d.p99)}`);
+  }
   for (const n of names) {
     const v = s[n];
     if (v.failedRounds) problems.push(`${payload} ${n}: ${v.failedRounds} of ${v.rounds} round(s) FAILED`);
