@@ -2,35 +2,16 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { main } from '../../src/cli/main.ts';
-import { bullmqQueue, createReceiver, defineProvider, hmacSignature, thordata, type Logger } from '../../src/index.ts';
+import { bullmqQueue, createReceiver, thordata, type Logger } from '../../src/index.ts';
 import { sendDelivery, thordataDelivery } from '../../src/testing/index.ts';
 import { sendRaw } from '../helpers/http.ts';
 import { redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
-import { SECRET, SIGNATURE_HEADER, sign } from '../helpers/test-provider.ts';
+import { BODY, SHOUTED, shoutingProvider } from '../helpers/shouting-provider.ts';
+import { SIGNATURE_HEADER, sign } from '../helpers/test-provider.ts';
 
 // On BullMQ, a delivery whose provider lets its body be kept is a job without a payload plus the
 // body as received in a Redis string of its own; a worker in another process validates it again.
 
-/** A provider whose schema transforms the payload, so a handler can tell validated from raw. */
-function shoutingProvider(markdown: z.ZodType<string> = z.string()) {
-  return defineProvider({
-    name: 'shout',
-    verify: hmacSignature({ secret: SECRET, header: SIGNATURE_HEADER, prefix: 'sha256=' }),
-    eventType: 'type',
-    events: {
-      'page.scraped': z.object({
-        type: z.literal('page.scraped'),
-        webhookId: z.string(),
-        markdown: markdown.transform((s) => s.toUpperCase()),
-      }),
-    },
-    envelope: z.looseObject({ webhookId: z.string() }),
-    dedupeId: ({ payload }) => payload.webhookId,
-  });
-}
-
-const BODY = JSON.stringify({ type: 'page.scraped', webhookId: 'wh-raw-1', markdown: '“scraped” — café 中文', extra: 'dropped by the schema' });
-const SHOUTED = { type: 'page.scraped', webhookId: 'wh-raw-1', markdown: '“SCRAPED” — CAFÉ 中文' };
 
 describe.runIf(redisTestsEnabled('bullmq-raw-body'))('bullmqQueue() keeping bodies as received', () => {
   let redis: RedisServer;
