@@ -1,6 +1,6 @@
 import { isAscii, isUtf8, transcode } from 'node:buffer';
 import { WebhookError } from '../errors.ts';
-import type { BodyType, ReceivedBody } from '../types.ts';
+import type { BodyType, Delivery, ReceivedBody } from '../types.ts';
 
 /**
  * Picks the body type from `Content-Type` among those the provider sends. No header means the
@@ -39,6 +39,22 @@ export function decodedOrUndefined(body: ReceivedBody): unknown {
     return decodeBody(body.bytes, body.type);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The payload a dead letter kept as its body shows: validated again by `revive` (the schema's
+ * output, as handlers would get it) when that passes, or else only decoded.
+ */
+export async function shownPayload(
+  delivery: Delivery,
+  body: ReceivedBody,
+  revive: (delivery: Delivery, body: ReceivedBody) => Promise<Delivery>,
+): Promise<unknown> {
+  try {
+    return (await revive(delivery, body)).payload;
+  } catch {
+    return decodedOrUndefined(body);
   }
 }
 

@@ -1,6 +1,6 @@
 import PQueue from 'p-queue';
 import { WebhookError } from '../errors.ts';
-import { decodedOrUndefined } from '../body/decode-body.ts';
+import { shownPayload } from '../body/decode-body.ts';
 import type { Store, StoredDeadLetter, StoredDelivery } from '../store/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './queue.ts';
@@ -215,13 +215,7 @@ export class LocalQueue implements ReceiverQueue {
   async #showDeadLetter(letter: StoredDeadLetter): Promise<DeadLetter> {
     const { id, event, error, attempts, body } = letter;
     if (!body) return { id, event, error, attempts };
-    let payload: unknown;
-    try {
-      ({ payload } = await this.#runtime.revive(event, body));
-    } catch {
-      payload = decodedOrUndefined(body);
-    }
-    return { id, event: { ...event, payload }, error, attempts };
+    return { id, event: { ...event, payload: await shownPayload(event, body, (d, b) => this.#runtime.revive(d, b)) }, error, attempts };
   }
 
   #schedule(entry: Entry): void {

@@ -292,7 +292,7 @@ class BullmqQueue implements ReceiverQueue {
 
   async deadLetters(): Promise<DeadLetter[]> {
     const [jobs, client] = await Promise.all([failedJobs(this.#queue), this.#client]);
-    return deadLettersOf(jobs, client, this.#prefix, async (event, body) => (await this.#runtime.revive(event, body)).payload);
+    return deadLettersOf(jobs, client, this.#prefix, (d, b) => this.#runtime.revive(d, b));
   }
 
   async replay(id: string): Promise<void> {

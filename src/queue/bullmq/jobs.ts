@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type * as BullMQ from 'bullmq';
-import { decodedOrUndefined } from '../../body/decode-body.ts';
+import { decodedOrUndefined, shownPayload } from '../../body/decode-body.ts';
 import type { BodyType, DeadLetter, Delivery, ReceivedBody, SerializedError } from '../../types.ts';
 
 export type BullmqModule = typeof BullMQ;
@@ -95,26 +95,21 @@ export async function readBody(client: BodyCalls, prefix: string, job: BullJob):
 }
 
 /**
- * The dead letters of failed jobs, their kept bodies shown as decoded (`reveal` validates them
- * again when a receiver can; a body that no longer decodes shows as `undefined`).
+ * The dead letters of failed jobs, their kept bodies shown validated again by `revive` (a
+ * receiver's), or only decoded without one (the CLI); `undefined` when a body does not decode.
  */
 export async function deadLettersOf(
   jobs: readonly BullJob[],
   client: BodyCalls,
   prefix: string,
-  reveal: (delivery: Delivery, body: ReceivedBody) => Promise<unknown> = async (_delivery, body) => decodedOrUndefined(body),
+  revive?: (delivery: Delivery, body: ReceivedBody) => Promise<Delivery>,
 ): Promise<DeadLetter[]> {
   return Promise.all(
     jobs.map(async (job) => {
       const letter = toDeadLetter(job);
       const body = await readBody(client, prefix, job);
       if (!body) return letter;
-      let payload: unknown;
-      try {
-        payload = await reveal(letter.event, body);
-      } catch {
-        payload = decodedOrUndefined(body);
-      }
+      const payload = revive ? await shownPayload(letter.event, body, revive) : decodedOrUndefined(body);
       return { ...letter, event: { ...letter.event, payload } };
     }),
   );
