@@ -473,8 +473,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     async receive({ type, payload, id }) {
       const result = await payloadSchema(provider, type).safeParseAsync(payload);
       if (!result.success) throw payloadInvalid(type, result.error);
-      const rawBody = Buffer.from(JSON.stringify(payload));
-      const deliveryId = id ?? provider.dedupeId({ type, payload: result.data, rawBody, header: () => undefined });
+      // Without an id, the provider's dedupe id is computed as if the payload had come as JSON.
+      const deliveryId = id ?? provider.dedupeId({ type, payload: result.data, rawBody: Buffer.from(JSON.stringify(payload)), header: () => undefined });
       await run({ id: deliveryId, type, provider: provider.name, payload: result.data, receivedAt: new Date() }, 1);
     },
     deadLetters: () => queue.deadLetters(),
