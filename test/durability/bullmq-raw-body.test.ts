@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -32,16 +33,25 @@ describe.runIf(redisTestsEnabled('bullmq-raw-body'))('bullmqQueue() keeping bodi
     await redis?.stop();
   });
 
-  function receiver(options: { provider?: ReturnType<typeof shoutingProvider>; workers?: boolean; logger?: Logger } = {}) {
+  interface OpenOptions {
+    provider?: ReturnType<typeof shoutingProvider>;
+    /** `false` accepts only, like a web tier. */
+    workers?: boolean;
+    logger?: Logger;
+    /** Attempts per delivery (fixed when a delivery is accepted), each retry an hour later. */
+    attempts?: number;
+  }
+
+  function receiver(options: OpenOptions = {}) {
     name = `raw-${process.pid}-${++queueCount}`;
     return open(options);
   }
 
-  /** A receiver on the current queue: `workers: false` accepts only, like a web tier. */
-  function open({ provider = shoutingProvider(), workers = true, logger }: { provider?: ReturnType<typeof shoutingProvider>; workers?: boolean; logger?: Logger } = {}) {
+  /** A receiver on the current queue. */
+  function open({ provider = shoutingProvider(), workers = true, logger, attempts = 1 }: OpenOptions = {}) {
     const hooks = createReceiver({
       provider,
-      retry: { attempts: 1 },
+      retry: { attempts, minDelayMs: 3_600_000, maxDelayMs: 3_600_000 },
       ...(logger && { logger }),
       queue: bullmqQueue({ connection: redis.url, name, workers, countsIntervalMs: 50 }),
     });
@@ -98,6 +108,34 @@ describe.runIf(redisTestsEnabled('bullmq-raw-body'))('bullmqQueue() keeping bodi
     expect(ran).toBe(false);
     expect(infos).toContainEqual({ id: 'wh-raw-1' });
     expect(await worker.deadLetters()).toEqual([]);
+  });
+
+  it('retries a job whose body Redis could not read, instead of burying it', async () => {
+    const web = receiver({ workers: false, attempts: 2 });
+    expect((await post(web)).status).toBe(202);
+    // A key of the wrong type: reading it fails in Redis, like a connection that fails would.
+    await client.del(bodyKey('wh-raw-1'));
+    await client.hset(bodyKey('wh-raw-1'), 'not', 'a string');
+    const hooks = open({ attempts: 2 });
+    const payloads: unknown[] = [];
+    hooks.on('page.scraped', (event) => void payloads.push(event.payload));
+    const queue = new Queue(name, { connection: { url: redis.url } });
+    cleanups.push(() => queue.close());
+    const job = await queue.getJob('wh-raw-1');
+    // The failed attempt waits for its retry (an hour), rather than becoming a dead letter.
+    let state = await queue.getJobState('wh-raw-1');
+    while (state !== 'delayed' && state !== 'failed') {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      state = await queue.getJobState('wh-raw-1');
+    }
+    expect(state).toBe('delayed');
+    expect(await hooks.deadLetters()).toEqual([]);
+    await client.del(bodyKey('wh-raw-1'));
+    await client.set(bodyKey('wh-raw-1'), BODY);
+    await job!.promote();
+    await hooks.onIdle();
+    expect(payloads).toEqual([SHOUTED]);
+    expect(await hooks.deadLetters()).toEqual([]);
   });
 
   it('keeps the body of a dead letter, shows it validated, and deletes it once a replay succeeded', async () => {
