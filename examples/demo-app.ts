@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { z } from 'zod';
-import { apify, createReceiver, firecrawl, standardWebhooks, thordata, webScraper, type WebhookEvent } from '../src/index.ts';
+import { apify, createReceiver, firecrawl, standardWebhooks, thordata, webScraper, type Logger, type WebhookEvent } from '../src/index.ts';
 
 /** Fetches the records of a finished Web Scraper Cloud job. */
 export type FetchJobRecords = (jobId: number, signal: AbortSignal) => Promise<unknown[]>;
@@ -13,6 +13,8 @@ export interface DemoOptions {
   write?: (line: string) => void;
   /** How job data is fetched. @default from Web Scraper Cloud when WEBSCRAPER_API_TOKEN is set, else simulated */
   fetchJobRecords?: FetchJobRecords;
+  /** Where the receivers' log lines go: one per rejection (`401 unauthorized`), failure or notice. @default stderr */
+  log?: (line: string) => void;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -26,12 +28,14 @@ export function createDemoApp(env: Env = process.env, options: DemoOptions = {})
   const secret = (name: string, make: () => string) => env[name] || (generated[name] = make());
   const token = () => randomBytes(24).toString('base64url');
 
+  const logger = lineLogger(options.log ?? ((line: string) => void process.stderr.write(`${line}\n`)));
   const receivers = {
-    firecrawl: createReceiver({ provider: firecrawl({ secret: secret('FIRECRAWL_WEBHOOK_SECRET', token) }) }),
-    apify: createReceiver({ provider: apify({ token: secret('APIFY_WEBHOOK_TOKEN', token) }) }),
-    thordata: createReceiver({ provider: thordata({ token: secret('THORDATA_WEBHOOK_TOKEN', token) }) }),
-    webscraper: createReceiver({ provider: webScraper({ token: secret('WEBSCRAPER_WEBHOOK_TOKEN', token) }) }),
+    firecrawl: createReceiver({ logger, provider: firecrawl({ secret: secret('FIRECRAWL_WEBHOOK_SECRET', token) }) }),
+    apify: createReceiver({ logger, provider: apify({ token: secret('APIFY_WEBHOOK_TOKEN', token) }) }),
+    thordata: createReceiver({ logger, provider: thordata({ token: secret('THORDATA_WEBHOOK_TOKEN', token) }) }),
+    webscraper: createReceiver({ logger, provider: webScraper({ token: secret('WEBSCRAPER_WEBHOOK_TOKEN', token) }) }),
     standard: createReceiver({
+      logger,
       provider: standardWebhooks({
         secret: secret('STANDARD_WEBHOOK_SECRET', () => `whsec_${randomBytes(24).toString('base64')}`),
         data: z.record(z.string(), z.unknown()),
@@ -72,6 +76,28 @@ export function createDemoApp(env: Env = process.env, options: DemoOptions = {})
     /** Stops accepting (503 with Retry-After) and waits for queued handlers. */
     close: () => Promise.all(Object.values(receivers).map((hooks) => hooks.close())).then(() => undefined),
   };
+}
+
+/**
+ * A logger that writes one line per log call: a rejection as `rejected <provider>: <status> <code>`,
+ * anything else as its message and a few fields. Only the fields named here are printed: never the
+ * request URL (it holds the token), headers or bodies. In your app, pass `pino()` instead.
+ */
+function lineLogger(write: (line: string) => void): Logger {
+  const SAFE = ['provider', 'type', 'id', 'attempt', 'attempts', 'delayMs', 'count'] as const;
+  const line = (level: string) => (objOrMsg: object | string, msg?: string) => {
+    const fields: Record<string, unknown> = typeof objOrMsg === 'string' ? {} : { ...objOrMsg };
+    const text = typeof objOrMsg === 'string' ? objOrMsg : (msg ?? '');
+    if (typeof fields.status === 'number' && typeof fields.code === 'string') {
+      return write(`rejected ${String(fields.provider)}: ${fields.status} ${fields.code}`);
+    }
+    const shown: Record<string, unknown> = {};
+    for (const key of SAFE) if (fields[key] !== undefined) shown[key] = fields[key];
+    // The error of a handler that failed: the demo's own handlers, whose messages hold no secret.
+    if (fields.err instanceof Error) shown.error = fields.err.message;
+    write(`${level} ${text}${Object.keys(shown).length > 0 ? ` ${JSON.stringify(shown)}` : ''}`);
+  };
+  return { debug: () => {}, info: line('info'), warn: line('warn'), error: line('error') };
 }
 
 /** A stand-in for the data API, so the demo needs no network. */

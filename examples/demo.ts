@@ -1,15 +1,19 @@
 // `npm start`: every provider in one Express app, on PORT (default 3000), with the in-memory queue.
-// Handled events are JSON lines on stdout; everything else goes to stderr.
+// Handled events are JSON lines on stdout; rejections (status and code) and everything else go to stderr.
+import type { AddressInfo } from 'node:net';
 import { createDemoApp } from './demo-app.ts';
 
 const demo = createDemoApp(process.env);
-for (const [name, value] of Object.entries(demo.generated)) {
-  console.error(`${name} is not set; generated for this run: ${value}`);
+const generated = Object.entries(demo.generated);
+if (generated.length > 0) {
+  console.error(`Not set, so generated for this run (paste these lines into the shell you send from):`);
+  for (const [name, value] of generated) console.error(`  export ${name}='${value}'`);
 }
 
-const port = Number(process.env.PORT) || 3000;
+// PORT=0 picks a free port; the line below says which.
+const port = process.env.PORT ? Number(process.env.PORT) : 3000;
 const server = demo.app.listen(port, () => {
-  console.error(`scrapehook demo on http://localhost:${port}`);
+  console.error(`scrapehook demo on http://localhost:${(server.address() as AddressInfo).port}`);
   console.error('  POST /webhooks/firecrawl   POST /webhooks/standard');
   console.error('  POST /webhooks/{apify,thordata,webscraper}/<token>   GET /healthz');
 });

@@ -10,6 +10,7 @@ import {
   thordataDelivery,
   webScraperDelivery,
 } from '../../src/testing/index.ts';
+import { startDemo } from '../helpers/demo-process.ts';
 
 const env = {
   FIRECRAWL_WEBHOOK_SECRET: 'demo-firecrawl-secret',
@@ -31,6 +32,7 @@ describe('examples/demo-app.ts', () => {
     const fetched: number[] = [];
     const demo = createDemoApp(env, {
       write: (line) => void lines.push(line),
+      log: () => {},
       fetchJobRecords: async (jobId) => {
         fetched.push(jobId);
         return [{ row: 1 }, { row: 2 }];
@@ -98,5 +100,44 @@ describe('examples/demo-app.ts', () => {
     ]);
     expect(demo.generated.STANDARD_WEBHOOK_SECRET).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     expect(new Set(Object.values(demo.generated)).size).toBe(5);
+  });
+
+  it('prints each rejection to stderr with its status and code, never the secret or the URL token', async () => {
+    const lines: string[] = [];
+    const demo = createDemoApp(env, { write: () => {}, log: (line) => void lines.push(line) });
+    const server = http.createServer(demo.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup = async () => {
+      await demo.close();
+      await new Promise((resolve) => server.close(resolve));
+    };
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const wrongToken = 'not-the-token-7f3a9c';
+    expect((await sendDelivery(base, webScraperDelivery({ token: wrongToken }))).status).toBe(401);
+    expect((await sendDelivery(base, firecrawlDelivery({ secret: 'not-the-secret' }))).status).toBe(401);
+    const invalid = apifyDelivery({ token: env.APIFY_WEBHOOK_TOKEN, body: { eventType: 'ACTOR.RUN.SUCCEEDED' } });
+    expect((await sendDelivery(base, invalid)).status).toBe(400);
+    expect((await sendDelivery(base, thordataDelivery({ token: env.THORDATA_WEBHOOK_TOKEN }))).status).toBe(202);
+
+    expect(lines).toEqual(['rejected webscraper: 401 unauthorized', 'rejected firecrawl: 401 unauthorized', 'rejected apify: 400 payload.invalid']);
+    const printed = lines.join('\n');
+    for (const secret of [wrongToken, 'not-the-secret', ...Object.values(env)]) expect(printed).not.toContain(secret);
+  });
+
+  it('npm start: a rejection is one stderr line, without the token the URL carried', async () => {
+    const demo = await startDemo();
+    cleanup = () => demo.stop();
+    expect(Object.keys(demo.exported).sort()).toEqual(Object.keys(env).sort());
+    const wrongToken = 'not-the-token-5be21d';
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${demo.url}/webhooks/apify/${wrongToken}`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume().on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject).end('{}');
+    });
+    expect(status).toBe(401);
+    await demo.waitForStderr(/^rejected apify: 401 unauthorized$/m);
+    expect(demo.stderr()).not.toContain(wrongToken);
   });
 });
