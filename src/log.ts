@@ -1,3 +1,5 @@
+import { types } from 'node:util';
+import { WebhookError } from './errors.ts';
 import type { Logger } from './types.ts';
 
 const noop = (): void => {};
@@ -91,3 +93,144 @@ function encodeSegment(text: string): string {
   });
 }
 
+/**
+ * Credentials inside a message: the password of `scheme://user:pass@` (a user name alone, which may
+ * be a token, too), as `redactRedisUrl` does, and `password=...` / `token: ...` pairs.
+ */
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)(?:([^\s/@:]*):)?[^\s/@]+@/gi;
+const SECRET_PAIRS = /\b(pass(?:word)?|passwd|pwd|secret|token|api[-_]?key|authorization)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&,;'")]+)/gi;
+/** Longest message or string field kept; the rest is cut (a huge message is more likely a payload). */
+const MAX_TEXT = 2000;
+
+/** A message with credentials replaced by `***`, cut to a bounded length. */
+export function scrubMessage(text: string): string {
+  const scrubbed = text.replace(URL_CREDENTIALS, (_match, scheme: string, user: string | undefined) => `${scheme}${user === undefined ? '' : `${user}:`}***@`).replace(SECRET_PAIRS, '$1$2***');
+  return scrubbed.length > MAX_TEXT ? `${scrubbed.slice(0, MAX_TEXT)}… [cut]` : scrubbed;
+}
+
+/** Primitive fields of an error kept in its safe copy (when they are strings, numbers or booleans). */
+const KEPT_FIELDS = ['code', 'errno', 'syscall', 'status', 'statusCode', 'type'] as const;
+const NATIVE_PROTOTYPES = new Set<object>(
+  [Error, TypeError, RangeError, SyntaxError, ReferenceError, EvalError, URIError, AggregateError, WebhookError].map((c) => c.prototype),
+);
+const MAX_DEPTH = 8;
+
+function isError(value: unknown): value is Error {
+  return value instanceof Error || types.isNativeError(value);
+}
+
+/**
+ * A copy of an error that is safe to log or hand to a listener, whatever serializer renders it:
+ * its name, message and stack (credentials scrubbed from both), its `code`, `errno`, `syscall`,
+ * `status`, `statusCode` and `type`, a WebhookError's `issues`, and the same kind of copy of its
+ * `cause` and of an AggregateError's `errors`. Everything else is dropped: Redis, ioredis and
+ * BullMQ errors carry the failed command (`command.args`: an AUTH password, a whole delivery
+ * body), `previousErrors`, `lastNodeError`, connection `options` with a password.
+ *
+ * A WebhookError or a built-in error class keeps its class (`instanceof` works); any other class
+ * becomes an `Error` with the original `name`. Anything that is not an error is returned as it is.
+ */
+export function safeError<T>(value: T): T {
+  return (isError(value) ? copyError(value, new Map(), 0) : value) as T;
+}
+
+function copyError(error: Error, seen: Map<Error, Error>, depth: number): Error {
+  const known = seen.get(error);
+  if (known) return known;
+  const proto: unknown = Object.getPrototypeOf(error);
+  const keepClass = typeof proto === 'object' && proto !== null && NATIVE_PROTOTYPES.has(proto);
+  const copy = Object.create(keepClass ? (proto as object) : Error.prototype) as Error;
+  seen.set(error, copy);
+  const define = (key: string, value: unknown, enumerable = false) =>
+    Object.defineProperty(copy, key, { value, enumerable, writable: true, configurable: true });
+  const own = (key: string) => Object.getOwnPropertyDescriptor(error, key);
+
+  const name = scrubMessage(String(readSafely(() => error.name) ?? 'Error'));
+  if (!keepClass || own('name')) define('name', name, own('name')?.enumerable ?? false);
+  const message = scrubMessage(String(readSafely(() => error.message) ?? ''));
+  define('message', message);
+  const stack = readSafely(() => error.stack);
+  const header = message === '' ? name : `${name}: ${message}`;
+  const frames = typeof stack === 'string' ? stack.search(/\n\s+at /) : -1;
+  define('stack', frames === -1 ? header : header + (stack as string).slice(frames));
+  for (const key of KEPT_FIELDS) {
+    const descriptor = own(key);
+    const kept = descriptor && 'value' in descriptor ? descriptor.value : undefined;
+    if (typeof kept === 'number' || typeof kept === 'boolean') define(key, kept, descriptor!.enumerable);
+    else if (typeof kept === 'string') define(key, scrubMessage(kept), descriptor!.enumerable);
+  }
+  const issues = own('issues');
+  if (error instanceof WebhookError && issues && Array.isArray(issues.value)) {
+    define(
+      'issues',
+      (issues.value as { path?: unknown; code?: unknown; message?: unknown }[]).map((issue) => ({
+        path: Array.isArray(issue.path) ? issue.path.map((p: unknown) => (typeof p === 'number' ? p : String(p))) : [],
+        code: String(issue.code),
+        message: scrubMessage(String(issue.message)),
+      })),
+      issues.enumerable,
+    );
+  }
+  const cause = own('cause');
+  if (cause && 'value' in cause) {
+    const safe = safeValue(cause.value, seen, depth + 1);
+    if (safe !== undefined) define('cause', safe, cause.enumerable);
+  }
+  const errors = own('errors');
+  if (errors && Array.isArray(errors.value)) {
+    define(
+      'errors',
+      (errors.value as unknown[]).map((e) => safeValue(e, seen, depth + 1)),
+      errors.enumerable,
+    );
+  }
+  return copy;
+}
+
+/** An error becomes its safe copy, a string is scrubbed; other objects (a command, options) are dropped. */
+function safeValue(value: unknown, seen: Map<Error, Error>, depth: number): unknown {
+  if (isError(value)) return depth > MAX_DEPTH ? undefined : copyError(value, seen, depth);
+  if (typeof value === 'string') return scrubMessage(value);
+  if (typeof value === 'object' && value !== null) return undefined;
+  return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+}
+
+function readSafely(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+const safeLoggers = new WeakSet<Logger>();
+
+/**
+ * Wraps a logger so that every error it is given, as the object logged or as one of its fields
+ * (`{ err }`), is replaced by its {@link safeError} copy before the logger sees it: the object
+ * handed to the user's logger is itself clean, whatever serializer the logger has.
+ */
+export function safeLogger(logger: Logger): Logger {
+  if (logger === silentLogger || safeLoggers.has(logger)) return logger;
+  const wrap =
+    (level: keyof Logger) =>
+    (...args: unknown[]): void => {
+      const first = args[0];
+      if (typeof first === 'object' && first !== null) args[0] = safeFields(first);
+      (logger[level] as (...a: unknown[]) => void).apply(logger, args);
+    };
+  const wrapped: Logger = { debug: wrap('debug'), info: wrap('info'), warn: wrap('warn'), error: wrap('error') };
+  safeLoggers.add(wrapped);
+  return wrapped;
+}
+
+function safeFields(fields: object): object {
+  if (isError(fields)) return safeError(fields);
+  let out: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(fields)) {
+    if (!isError(value)) continue;
+    out ??= { ...fields };
+    out[key] = safeError(value);
+  }
+  return out ?? fields;
+}
