@@ -8,7 +8,7 @@ import { DEFAULT_DEDUPE_MAX, DEFAULT_DEDUPE_TTL_MS, type DedupeOptions } from '.
 import { LocalQueue } from './dispatch/local-queue.ts';
 import type { QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
 import { WebhookError } from './errors.ts';
-import { silentLogger } from './log.ts';
+import { safeError, safeLogger, silentLogger } from './log.ts';
 import { memoryStore } from './store/memory-store.ts';
 import type { Store } from './store/types.ts';
 import type {
@@ -186,7 +186,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? provider.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS);
   const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
   const limit = parseLimit(options.limit ?? '10mb');
-  const logger = options.logger ?? silentLogger;
+  // Every error logged goes through a safe copy: Redis errors carry passwords and bodies.
+  const logger = safeLogger(options.logger ?? silentLogger);
   const { orderBy } = options;
   if (orderBy !== undefined && typeof orderBy !== 'function') {
     throw new TypeError(`Expected \`orderBy\` to be a function, got ${typeof orderBy}`);
@@ -393,8 +394,10 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
         'scrapehook: a delivery failed for good and is now a dead letter',
       );
       const event = { ...delivery, attempt: attempts } as AnyEvent<P>;
+      // Listeners get the same safe copy the logger gets: their error may be reported anywhere.
+      const safe = errorHandlers.size > 0 ? safeError(error) : error;
       for (const listener of errorHandlers) {
-        new Promise((resolve) => resolve(listener(error, event))).catch((listenerError: unknown) => {
+        new Promise((resolve) => resolve(listener(safe, event))).catch((listenerError: unknown) => {
           logger.error({ err: listenerError }, 'scrapehook: an onError listener threw; ignored');
         });
       }

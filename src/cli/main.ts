@@ -4,6 +4,7 @@ import { decodedOrUndefined } from '../body/decode-body.ts';
 import type { StoredDeadLetter } from '../store/types.ts';
 import type { DeadLetter } from '../types.ts';
 import { normalizeConnection, redactRedisUrl } from '../queue/bullmq/connection.ts';
+import { scrubMessage } from '../log.ts';
 import { openAdminQueue } from '../queue/bullmq/admin.ts';
 import { DEFAULT_QUEUE_NAME } from '../queue/bullmq/jobs.ts';
 import { countStates, openDatabase, requeueDeadLetters, SELECT_DELIVERY, toDeadLetter, type DeliveryRow } from '../store/sqlite/database.ts';
@@ -83,7 +84,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   try {
     return command.backend.kind === 'sqlite' ? runSqlite(command, command.backend.path, io) : await runRedis(command, command.backend, io);
   } catch (error) {
-    io.stderr(`scrapehook: ${(error as Error).message}\n`);
+    io.stderr(`scrapehook: ${scrubMessage(String((error as Error).message))}\n`);
     return EXIT.failed;
   }
 }

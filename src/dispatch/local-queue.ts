@@ -1,6 +1,7 @@
 import PQueue from 'p-queue';
 import { WebhookError } from '../errors.ts';
 import { shownPayload } from '../body/decode-body.ts';
+import { safeError } from '../log.ts';
 import type { Store, StoredDeadLetter, StoredDelivery } from '../store/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './queue.ts';
@@ -297,6 +298,8 @@ export class LocalQueue implements ReceiverQueue {
 
 /** Keeps what an operator needs of an error, without payload contents. */
 export function serialize(error: WebhookError): { type: string; message: string; stack?: string } {
+  // Dead letters are shown by deadLetters() and the CLI: no credentials from a cause's message.
+  error = safeError(error);
   const cause = error.cause instanceof Error ? error.cause : undefined;
   const out: { type: string; message: string; stack?: string } = {
     type: error.type,

@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULT_DEDUPE_TTL_MS, DedupeMemory } from '../dispatch/dedupe.ts';
-import { silentLogger } from '../log.ts';
+import { safeLogger, silentLogger } from '../log.ts';
 import type { Delivery, Logger, ReceivedBody } from '../types.ts';
 import {
   openDatabase,
@@ -138,7 +138,7 @@ export function sqliteStore(options: SqliteStoreOptions): SqliteStore {
   if (synchronous !== 'full' && synchronous !== 'normal') {
     throw new TypeError(`Expected \`synchronous\` to be 'full' or 'normal', got ${JSON.stringify(synchronous)}`);
   }
-  const logger = options.logger ?? silentLogger;
+  const logger = safeLogger(options.logger ?? silentLogger);
   const { path } = options;
   // SQLite itself only writes the log at commit (NORMAL); with 'full' the store fsyncs the log
   // before it acknowledges, without blocking the event loop (see #sync).

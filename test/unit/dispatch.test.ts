@@ -69,8 +69,8 @@ describe('backoffDelay()', () => {
 });
 
 describe('redactUrl()', () => {
-  it('replaces route-parameter segments and every query value', () => {
-    expect(redactUrl('/hooks/apify/s3cr%65t?token=abc&x', { token: 's3cret' })).toBe('/hooks/apify/:token?token=[redacted]&x');
+  it('replaces route-parameter segments and every query component', () => {
+    expect(redactUrl('/hooks/apify/s3cr%65t?token=abc&x', { token: 's3cret' })).toBe('/hooks/apify/:token?token=[redacted]&[redacted]');
     expect(redactUrl('/hooks')).toBe('/hooks');
   });
 });
