@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createReceiver, firecrawl, type WebhookEvent } from '../../src/index.ts';
+import { createReceiver, firecrawl, type FirecrawlMonitorPage, type WebhookEvent } from '../../src/index.ts';
 import { firecrawlDelivery, firecrawlSamples, runEvent, sendDelivery, signFirecrawl } from '../../src/testing/index.ts';
-import { appWith, fixtures, recordEvents, track } from './helpers.ts';
+import { appWith, fixture, fixtures, recordEvents, track } from './helpers.ts';
 
 const SECRET = 'fc-test-secret';
 const PATH = '/webhooks/firecrawl';
@@ -37,15 +37,50 @@ describe('firecrawl() fixtures over HTTP', () => {
     expect(pages).toEqual([page]);
   });
 
-  it('responds 202 to a monitor event whose data is a one-element array and hands the object over', async () => {
+  it("responds 202 to a monitor.page as Firecrawl's sender sends it and hands over the page with its judged changes", async () => {
     const { hooks, app } = setup();
-    const sample = firecrawlSamples['monitor.page'];
-    const seen: unknown[] = [];
+    const fx = fixture('firecrawl', 'monitor.page-array.json');
+    const seen: FirecrawlMonitorPage[] = [];
     hooks.on('monitor.page', ({ payload }) => void seen.push(payload.data));
-    const res = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, type: 'monitor.page', payload: { data: [sample.data] } }));
+    const res = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, body: fx.body!, headers: fx.headers }));
     expect(res.status).toBe(202);
     await hooks.onIdle();
-    expect(seen).toEqual([sample.data]);
+    // `data` is a one-element array on the wire: handlers get the page itself.
+    expect(seen).toEqual([(fx.body!.data as unknown[])[0]]);
+    expect(seen[0]!.judgment?.meaningfulChanges).toEqual([
+      { type: 'changed', before: 'Plan 2: 18 USD', after: 'Plan 2: 20 USD', reason: 'Price of Plan 2 changed' },
+      { type: 'added', before: null, after: 'Plan 3: 45 USD', reason: 'A new plan is listed' },
+    ]);
+  });
+
+  it('responds 202 to a monitor event whose data is an object, as the docs show, and hands the same object over', async () => {
+    const { hooks, app } = setup();
+    const [page] = firecrawlSamples['monitor.page'].data as [Record<string, unknown>];
+    const seen: unknown[] = [];
+    hooks.on('monitor.page', ({ payload }) => void seen.push(payload.data));
+    const res = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, type: 'monitor.page', payload: { data: page } }));
+    expect(res.status).toBe(202);
+    await hooks.onIdle();
+    expect(seen).toEqual([page]);
+  });
+
+  it('runs monitor handlers on the scrapehook/testing samples, which are shaped as the sender sends them', async () => {
+    const { hooks } = setup();
+    const changes: unknown[] = [];
+    hooks.on('monitor.page', ({ payload }) => void changes.push(...(payload.data.judgment?.meaningfulChanges ?? [])));
+    await runEvent(hooks, 'monitor.page');
+    await runEvent(hooks, 'monitor.check.completed');
+    expect(changes).toEqual([expect.objectContaining({ type: 'changed', reason: 'Price of Team changed' })]);
+  });
+
+  it('responds 400 naming the path when a meaningful change is neither an object nor a string', async () => {
+    const { app } = setup();
+    const [page] = firecrawlSamples['monitor.page'].data as [{ judgment: object }];
+    const data = [{ ...page, judgment: { ...page.judgment, meaningfulChanges: [42] } }];
+    const res = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, type: 'monitor.page', payload: { data } }));
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ error: { code: 'payload.invalid' } });
+    expect(JSON.stringify(res.json)).toContain('meaningfulChanges');
   });
 
   it('responds 202 to an event type Firecrawl adds later and hands it to onAny', async () => {

@@ -10,6 +10,7 @@ import {
   webScraper,
   type ApifyRun,
   type FirecrawlDocument,
+  type FirecrawlMeaningfulChange,
   type FirecrawlMonitorPage,
   type ThordataSpiderParams,
 } from '../../src/index.ts';
@@ -40,6 +41,14 @@ fc.on('agent.failed', ({ payload }) => {
 fc.on('monitor.page', ({ payload }) => {
   expectTypeOf(payload.data).toEqualTypeOf<FirecrawlMonitorPage>();
   expectTypeOf(payload.data.status).toEqualTypeOf<'changed' | 'same' | 'new' | 'removed' | 'error' | (string & {})>();
+  // The sender's changes are objects; the docs' example shows strings, accepted too.
+  const change = payload.data.judgment?.meaningfulChanges[0];
+  expectTypeOf(change).toEqualTypeOf<FirecrawlMeaningfulChange | string | undefined>();
+  if (change !== undefined && typeof change !== 'string') {
+    expectTypeOf(change.type).toEqualTypeOf<'added' | 'removed' | 'changed' | (string & {})>();
+    expectTypeOf(change.before).toEqualTypeOf<string | null | undefined>();
+    expectTypeOf(change.reason).toEqualTypeOf<string>();
+  }
 });
 
 fc.on('crawl.*', (event) => {

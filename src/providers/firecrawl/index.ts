@@ -6,6 +6,7 @@ import { firecrawlAliases, firecrawlEnvelope, firecrawlEvents } from './schema.t
 export type {
   FirecrawlDocument,
   FirecrawlEventType,
+  FirecrawlMeaningfulChange,
   FirecrawlMonitorCheck,
   FirecrawlMonitorPage,
   FirecrawlPayload,
