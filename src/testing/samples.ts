@@ -87,6 +87,9 @@ export const firecrawlSamples: Readonly<Record<FirecrawlEventType, Json>> = {
   // Monitor events carry a one-element array in `data`, as Firecrawl's sender puts them on the wire.
   'monitor.page': firecrawlBody('monitor.page', [monitorPage]),
   'monitor.check.completed': firecrawlBody('monitor.check.completed', [monitorCheck]),
+  // Scheduled jobs: Firecrawl does not document their `data`; the envelope is as for every event.
+  'schedule.completed': firecrawlBody('schedule.completed', []),
+  'schedule.failed': firecrawlBody('schedule.failed', [], { error: 'Scheduled crawl failed' }),
 };
 
 const apifyRun = {

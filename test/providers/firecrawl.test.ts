@@ -83,6 +83,22 @@ describe('firecrawl() fixtures over HTTP', () => {
     expect(JSON.stringify(res.json)).toContain('meaningfulChanges');
   });
 
+  it('responds 202 to schedule.completed and schedule.failed and runs their own handlers, keeping the undocumented data as sent', async () => {
+    const { hooks, app } = setup();
+    const seen: unknown[] = [];
+    hooks.on('schedule.completed', ({ type, payload }) => void seen.push({ type, id: payload.id, data: payload.data }));
+    hooks.on('schedule.failed', ({ type, payload }) => void seen.push({ type, id: payload.id, error: payload.error }));
+    const data = [{ scheduleId: 'sched-1', jobId: 'crawl-9', nextRunAt: '2026-11-21T00:00:00Z' }];
+    const completed = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, type: 'schedule.completed', payload: { id: 'sched-1', data } }));
+    const failed = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, type: 'schedule.failed', payload: { id: 'sched-1' } }));
+    expect([completed.status, failed.status]).toEqual([202, 202]);
+    await hooks.onIdle();
+    expect(seen).toEqual([
+      { type: 'schedule.completed', id: 'sched-1', data },
+      { type: 'schedule.failed', id: 'sched-1', error: 'Scheduled crawl failed' },
+    ]);
+  });
+
   it('responds 202 to an event type Firecrawl adds later and hands it to onAny', async () => {
     const { hooks, app, events } = setup();
     const res = await sendDelivery(app, firecrawlDelivery({ secret: SECRET, body: { success: true, type: 'map.completed', id: 'job-1', webhookId: 'wh-map', data: [] } }));
@@ -176,10 +192,10 @@ describe("firecrawl() aliases (Firecrawl's event filter names)", () => {
     const { hooks } = setup();
     const types: string[] = [];
     hooks.on('completed', (event) => void types.push(event.type));
-    for (const type of ['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed', 'monitor.check.completed'] as const) {
+    for (const type of ['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed', 'schedule.completed', 'monitor.check.completed'] as const) {
       await runEvent(hooks, type);
     }
-    expect(types).toEqual(['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed']);
+    expect(types).toEqual(['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed', 'schedule.completed']);
   });
 
   it('runs `page`, `failed` and `check.completed` handlers for their event types', async () => {
@@ -188,9 +204,9 @@ describe("firecrawl() aliases (Firecrawl's event filter names)", () => {
     hooks.on('page', (event) => void seen.push(`page:${event.type}`));
     hooks.on('failed', (event) => void seen.push(`failed:${event.type}`));
     hooks.on('check.completed', (event) => void seen.push(`check:${event.type}`));
-    for (const type of ['batch_scrape.page', 'monitor.page', 'agent.failed', 'crawl.failed', 'monitor.check.completed', 'crawl.started'] as const) {
+    for (const type of ['batch_scrape.page', 'monitor.page', 'agent.failed', 'crawl.failed', 'schedule.failed', 'monitor.check.completed', 'crawl.started'] as const) {
       await runEvent(hooks, type);
     }
-    expect(seen).toEqual(['page:batch_scrape.page', 'page:monitor.page', 'failed:agent.failed', 'failed:crawl.failed', 'check:monitor.check.completed']);
+    expect(seen).toEqual(['page:batch_scrape.page', 'page:monitor.page', 'failed:agent.failed', 'failed:crawl.failed', 'failed:schedule.failed', 'check:monitor.check.completed']);
   });
 });

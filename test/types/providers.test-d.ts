@@ -60,7 +60,26 @@ fc.on('page', (event) => {
   expectTypeOf(event.type).toEqualTypeOf<'crawl.page' | 'batch_scrape.page' | 'monitor.page'>();
 });
 fc.on('completed', (event) => {
-  expectTypeOf(event.type).toEqualTypeOf<'crawl.completed' | 'batch_scrape.completed' | 'extract.completed' | 'agent.completed'>();
+  expectTypeOf(event.type).toEqualTypeOf<'crawl.completed' | 'batch_scrape.completed' | 'extract.completed' | 'agent.completed' | 'schedule.completed'>();
+});
+
+// Scheduled jobs: typed events, with the envelope typed and the undocumented `data` left unknown.
+fc.on('schedule.completed', (event) => {
+  expectTypeOf(event.type).toEqualTypeOf<'schedule.completed'>();
+  expectTypeOf(event.payload.type).toEqualTypeOf<'schedule.completed'>();
+  expectTypeOf(event.payload.id).toEqualTypeOf<string>();
+  expectTypeOf(event.payload.success).toEqualTypeOf<boolean>();
+  expectTypeOf(event.payload.metadata).toEqualTypeOf<Record<string, string> | undefined>();
+  expectTypeOf(event.payload.data).toBeUnknown();
+});
+fc.on('schedule.failed', ({ payload }) => {
+  expectTypeOf(payload.error).toEqualTypeOf<string | undefined>();
+});
+fc.on('schedule.*', (event) => {
+  expectTypeOf(event.type).toEqualTypeOf<'schedule.completed' | 'schedule.failed'>();
+});
+fc.on('failed', (event) => {
+  expectTypeOf(event.type).toEqualTypeOf<'crawl.failed' | 'batch_scrape.failed' | 'extract.failed' | 'agent.failed' | 'schedule.failed'>();
 });
 
 // @ts-expect-error not a Firecrawl event type

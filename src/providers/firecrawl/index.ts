@@ -27,7 +27,7 @@ export interface FirecrawlOptions {
 export type FirecrawlProvider = Provider<typeof firecrawlEvents, typeof firecrawlEnvelope, typeof firecrawlAliases>;
 
 /**
- * Receives Firecrawl webhooks (crawl, batch scrape, extract, agent and monitor jobs).
+ * Receives Firecrawl webhooks (crawl, batch scrape, extract, agent, monitor and scheduled jobs).
  *
  * Each delivery is authenticated by `X-Firecrawl-Signature: sha256=<hex>`, an HMAC-SHA256 of the
  * raw body with your account's webhook secret, compared in constant time

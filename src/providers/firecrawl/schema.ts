@@ -191,6 +191,9 @@ export const firecrawlEvents = {
   'agent.cancelled': event('agent.cancelled', z.array(firecrawlAgentUsage)),
   'monitor.page': event('monitor.page', single(firecrawlMonitorPage)),
   'monitor.check.completed': event('monitor.check.completed', single(firecrawlMonitorCheck)),
+  // Scheduled jobs, in newer senders' enum (types.ts). Their `data` is not documented: kept as sent.
+  'schedule.completed': event('schedule.completed', z.unknown()),
+  'schedule.failed': event('schedule.failed', z.unknown()),
 };
 
 /** An event type Firecrawl does not document yet: accepted, handed to `onAny` with `data` untyped. */
@@ -206,8 +209,8 @@ export const firecrawlEnvelope = z
 export const firecrawlAliases = {
   started: ['crawl.started', 'batch_scrape.started', 'extract.started', 'agent.started'],
   page: ['crawl.page', 'batch_scrape.page', 'monitor.page'],
-  completed: ['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed'],
-  failed: ['crawl.failed', 'batch_scrape.failed', 'extract.failed', 'agent.failed'],
+  completed: ['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed', 'schedule.completed'],
+  failed: ['crawl.failed', 'batch_scrape.failed', 'extract.failed', 'agent.failed', 'schedule.failed'],
   cancelled: ['crawl.cancelled', 'agent.cancelled'],
   action: ['agent.action'],
   check: ['monitor.check.completed'],
