@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createReceiver, firecrawl, type FirecrawlMonitorPage, type WebhookEvent } from '../../src/index.ts';
 import { firecrawlDelivery, firecrawlSamples, runEvent, sendDelivery, signFirecrawl } from '../../src/testing/index.ts';
-import { appWith, fixture, fixtures, recordEvents, track } from './helpers.ts';
+import { appWith, fixture, fixtures, memoryLogger, recordEvents, track } from './helpers.ts';
 
 const SECRET = 'fc-test-secret';
 const PATH = '/webhooks/firecrawl';
@@ -156,10 +156,68 @@ describe('firecrawl() authentication', () => {
     expect((await sendDelivery(app, firecrawlDelivery({ secret: 'new-secret' }))).status).toBe(202);
   });
 
-  it('throws a TypeError without a secret, naming no value', () => {
+  it('throws a TypeError naming both ways in when given neither a secret nor a token, naming no value', () => {
     expect(() => firecrawl({})).toThrow(TypeError);
+    expect(() => firecrawl({})).toThrow(/`secret`.*`token`.*got neither/);
     expect(() => firecrawl({ secret: '' })).toThrow(/`secret`/);
+    expect(() => firecrawl({ token: '' })).toThrow(/`token`/);
+    expect(() => firecrawl({ secret: SECRET, tokenFrom: { header: 'x-token' } })).toThrow(/`token`.*`tokenFrom`/);
     expect(() => firecrawl(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('firecrawl({ token }): unsigned deliveries from a team without a webhook secret', () => {
+  const TOKEN = 'fc-url-token-0123456789abcdef';
+  const ROUTES = [`${PATH}/:token`, PATH];
+
+  function setupToken(options: Parameters<typeof firecrawl>[0]) {
+    const logger = memoryLogger();
+    const hooks = track(createReceiver({ provider: firecrawl(options), retry: { attempts: 1 }, logger }));
+    return { hooks, logger, app: appWith(hooks, ...ROUTES), events: recordEvents(hooks) };
+  }
+
+  it.each(['param', 'query', 'header'] as const)('responds 202 to an unsigned delivery with the token in the %s and runs its handler', async (tokenIn) => {
+    const { hooks, app } = setupToken({ token: TOKEN });
+    const pages: unknown[] = [];
+    hooks.on('crawl.page', ({ payload }) => void pages.push(...payload.data));
+    const delivery = firecrawlDelivery({ token: TOKEN, tokenIn });
+    expect(delivery.headers).not.toHaveProperty('x-firecrawl-signature');
+    expect((await sendDelivery(app, delivery)).status).toBe(202);
+    await hooks.onIdle();
+    expect(pages).toHaveLength(1);
+  });
+
+  it('responds 401 to a wrong or missing token, and never logs the token', async () => {
+    const { app, events, logger } = setupToken({ token: TOKEN });
+    const wrong = await sendDelivery(app, firecrawlDelivery({ token: `${TOKEN}x` }));
+    // A valid signature is no substitute for the token this receiver asks for.
+    const signedOnly = await sendDelivery(app, firecrawlDelivery({ secret: SECRET }));
+    expect([wrong.status, signedOnly.status]).toEqual([401, 401]);
+    expect(wrong.json).toEqual({ error: { code: 'unauthorized', message: 'Authentication failed' } });
+    expect(events).toEqual([]);
+    expect((await sendDelivery(app, firecrawlDelivery({ token: TOKEN, tokenIn: 'query' }))).status).toBe(202);
+    expect(logger.lines.length).toBeGreaterThan(0);
+    expect(logger.lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('with both a secret and a token, responds 202 only when the signature and the token both match', async () => {
+    const { app } = setupToken({ secret: SECRET, token: TOKEN });
+    expect((await sendDelivery(app, firecrawlDelivery({ secret: SECRET, token: TOKEN }))).status).toBe(202);
+    expect((await sendDelivery(app, firecrawlDelivery({ secret: SECRET }))).status).toBe(401);
+    expect((await sendDelivery(app, firecrawlDelivery({ token: TOKEN }))).status).toBe(401);
+    expect((await sendDelivery(app, firecrawlDelivery({ secret: 'another-secret', token: TOKEN }))).status).toBe(401);
+    expect((await sendDelivery(app, firecrawlDelivery({ secret: SECRET, token: 'another-token' }))).status).toBe(401);
+  });
+
+  it('accepts either token while they rotate, and only the header when tokenFrom says so', async () => {
+    const rotating = setupToken({ tokens: ['old-token', 'new-token'] });
+    expect((await sendDelivery(rotating.app, firecrawlDelivery({ token: 'old-token' }))).status).toBe(202);
+    expect((await sendDelivery(rotating.app, firecrawlDelivery({ token: 'new-token' }))).status).toBe(202);
+    const headerOnly = setupToken({ token: TOKEN, tokenFrom: { header: 'x-webhook-token' } });
+    expect((await sendDelivery(headerOnly.app, firecrawlDelivery({ token: TOKEN }))).status).toBe(401);
+    const inHeader = firecrawlDelivery({ token: TOKEN, tokenIn: 'header' });
+    const { authorization: _bearer, ...headers }: Record<string, string> = { ...inHeader.headers, 'x-webhook-token': TOKEN };
+    expect((await sendDelivery(headerOnly.app, { ...inHeader, headers })).status).toBe(202);
   });
 });
 
