@@ -14,7 +14,7 @@ import {
   type FirecrawlMonitorPage,
   type ThordataSpiderParams,
 } from '../../src/index.ts';
-import { runEvent } from '../../src/testing/index.ts';
+import { firecrawlDelivery, runEvent } from '../../src/testing/index.ts';
 
 // Firecrawl
 const fc = createReceiver({ provider: firecrawl({ secret: 's' }) });
@@ -81,6 +81,14 @@ fc.on('schedule.*', (event) => {
 fc.on('failed', (event) => {
   expectTypeOf(event.type).toEqualTypeOf<'crawl.failed' | 'batch_scrape.failed' | 'extract.failed' | 'agent.failed' | 'schedule.failed'>();
 });
+
+// A Firecrawl provider and test delivery take a secret, a token, or both.
+firecrawl({ token: 't' });
+firecrawl({ secret: 's', token: 't', tokenFrom: { query: 'key' } });
+firecrawlDelivery({ token: 't', tokenIn: 'query' });
+firecrawlDelivery({ secret: 's' });
+// @ts-expect-error a test delivery needs a secret to sign with or a token to place
+firecrawlDelivery({ type: 'crawl.page' });
 
 // @ts-expect-error not a Firecrawl event type
 fc.on('crawl.pages', () => {});
