@@ -17,7 +17,7 @@ export type { DedupeOptions } from './dispatch/dedupe.ts';
 export { redactUrl, silentLogger } from './log.ts';
 export type * from './types.ts';
 export { firecrawl } from './providers/firecrawl/index.ts';
-export type { FirecrawlDocument, FirecrawlEventType, FirecrawlMonitorCheck, FirecrawlMonitorPage, FirecrawlOptions, FirecrawlPayload, FirecrawlProvider } from './providers/firecrawl/index.ts';
+export type { FirecrawlDocument, FirecrawlEventType, FirecrawlMeaningfulChange, FirecrawlMonitorCheck, FirecrawlMonitorPage, FirecrawlOptions, FirecrawlPayload, FirecrawlProvider } from './providers/firecrawl/index.ts';
 export { apify } from './providers/apify/index.ts';
 export type { ApifyBuild, ApifyCustomOptions, ApifyCustomProvider, ApifyEventType, ApifyOptions, ApifyPayload, ApifyProvider, ApifyRun, EventTypeLocation, TokenLocation } from './providers/apify/index.ts';
 export { thordata } from './providers/thordata/index.ts';

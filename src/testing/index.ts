@@ -102,35 +102,46 @@ export function signFirecrawl(body: string | Uint8Array, secret: string): string
   return signHmac(body, secret);
 }
 
-/** Options of {@link firecrawlDelivery}. */
-export interface FirecrawlDeliveryOptions extends DeliveryOptions {
-  /** The webhook secret the delivery is signed with. */
-  secret: string;
+/** Options of {@link firecrawlDelivery}: a `secret` to sign with, a `token` to place, or both. */
+export type FirecrawlDeliveryOptions = FirecrawlDeliveryBase & ({ secret: string; token?: string } | { secret?: string; token: string });
+
+/** The options of {@link firecrawlDelivery} other than its credentials. */
+export interface FirecrawlDeliveryBase extends DeliveryOptions {
   /**
    * The event type of the sample body.
    * @default 'crawl.page'
    */
   type?: FirecrawlEventType;
+  /**
+   * Where the `token` goes, when one is given.
+   * @default 'param'
+   */
+  tokenIn?: TokenPlacement;
 }
 
 /**
- * A signed Firecrawl delivery, from a realistic sample of `type` with a fresh `webhookId` (each
- * call is a new notification; send the same object twice to replay a retry).
+ * A Firecrawl delivery, from a realistic sample of `type` with a fresh `webhookId` (each call is a
+ * new notification; send the same object twice to replay a retry). With `secret` it is signed
+ * (`X-Firecrawl-Signature`); with `token` the token is placed where `tokenIn` says (a team without a
+ * webhook secret sends unsigned deliveries to a URL holding a token); with both, both.
  *
  * @example
  * ```ts
  * firecrawlDelivery({ secret, type: 'crawl.failed', payload: { error: 'robots.txt' } })
+ * firecrawlDelivery({ token, type: 'crawl.page' }) // unsigned, posted to /webhooks/firecrawl/<token>
  * ```
+ * @throws {TypeError} when neither `secret` nor `token` is given.
  */
 export function firecrawlDelivery(options: FirecrawlDeliveryOptions): TestDelivery {
+  const { secret, token } = options as { secret?: string; token?: string };
+  if (secret === undefined && token === undefined) throw new TypeError('Expected a `secret` to sign with or a `token` to place, got neither');
   const sample = firecrawlSamples[options.type ?? 'crawl.page'];
   const body = bytesOf(options.body ?? { ...sample, webhookId: randomUUID(), ...options.payload });
-  return {
-    method: 'POST',
-    path: options.path ?? '/webhooks/firecrawl',
-    headers: { 'content-type': 'application/json', 'x-firecrawl-signature': signFirecrawl(body, options.secret), ...options.headers },
-    body,
-  };
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (secret !== undefined) headers['x-firecrawl-signature'] = signFirecrawl(body, secret);
+  const base = options.path ?? '/webhooks/firecrawl';
+  const path = token === undefined ? base : tokenPlaced(base, token, options.tokenIn ?? 'param', headers);
+  return { method: 'POST', path, headers: { ...headers, ...options.headers }, body };
 }
 
 /** Options of {@link apifyDelivery} and {@link thordataDelivery}. */

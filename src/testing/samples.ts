@@ -25,6 +25,32 @@ const page = {
   },
 };
 
+/** One monitored page after a check, with a judgment as Firecrawl's sender types it. */
+const monitorPage = {
+  monitorId: '0192f0a8-0000-7000-8000-000000000001',
+  checkId: '0192f0a8-0000-7000-8000-000000000002',
+  url: 'https://example.com/pricing',
+  status: 'changed',
+  previousScrapeId: '550e8400-e29b-41d4-a716-446655440003',
+  currentScrapeId: '550e8400-e29b-41d4-a716-446655440004',
+  error: null,
+  isMeaningful: true,
+  judgment: {
+    meaningful: true,
+    confidence: 'high',
+    reason: 'Price of Team changed',
+    meaningfulChanges: [{ type: 'changed', before: 'Team: 29 USD per month', after: 'Team: 35 USD per month', reason: 'Price of Team changed' }],
+  },
+  diff: { text: '- Team: 29 USD per month\n+ Team: 35 USD per month' },
+};
+
+const monitorCheck = {
+  monitorId: '0192f0a8-0000-7000-8000-000000000001',
+  checkId: '0192f0a8-0000-7000-8000-000000000002',
+  status: 'completed',
+  summary: { totalPages: 12, same: 10, changed: 1, new: 1, removed: 0, error: 0 },
+};
+
 function firecrawlBody(type: FirecrawlEventType, data: unknown, extra: Json = {}): Json {
   const success = !/\.(failed|cancelled)$/.test(type);
   return { success, type, id: JOB_ID, webhookId: '4bdfd828-b948-5d87-9714-34768cd88bc2', data, metadata: { pipeline: 'pricing-watch' }, ...extra };
@@ -58,24 +84,12 @@ export const firecrawlSamples: Readonly<Record<FirecrawlEventType, Json>> = {
   'agent.completed': firecrawlBody('agent.completed', [{ creditsUsed: 15, data: { company: 'Example Corp', founded: 2020 } }]),
   'agent.failed': firecrawlBody('agent.failed', [{ creditsUsed: 8 }], { error: 'Maximum credits exceeded' }),
   'agent.cancelled': firecrawlBody('agent.cancelled', [{ creditsUsed: 3 }]),
-  'monitor.page': firecrawlBody('monitor.page', {
-    monitorId: '0192f0a8-0000-7000-8000-000000000001',
-    checkId: '0192f0a8-0000-7000-8000-000000000002',
-    url: 'https://example.com/pricing',
-    status: 'changed',
-    previousScrapeId: '550e8400-e29b-41d4-a716-446655440003',
-    currentScrapeId: '550e8400-e29b-41d4-a716-446655440004',
-    error: null,
-    isMeaningful: true,
-    judgment: { meaningful: true, confidence: 'high', reason: 'Price of Team changed', meaningfulChanges: ['Team: 29 USD -> 35 USD'] },
-    diff: { text: '- Team: 29 USD per month\n+ Team: 35 USD per month' },
-  }),
-  'monitor.check.completed': firecrawlBody('monitor.check.completed', {
-    monitorId: '0192f0a8-0000-7000-8000-000000000001',
-    checkId: '0192f0a8-0000-7000-8000-000000000002',
-    status: 'completed',
-    summary: { totalPages: 12, same: 10, changed: 1, new: 1, removed: 0, error: 0 },
-  }),
+  // Monitor events carry a one-element array in `data`, as Firecrawl's sender puts them on the wire.
+  'monitor.page': firecrawlBody('monitor.page', [monitorPage]),
+  'monitor.check.completed': firecrawlBody('monitor.check.completed', [monitorCheck]),
+  // Scheduled jobs: Firecrawl does not document their `data`; the envelope is as for every event.
+  'schedule.completed': firecrawlBody('schedule.completed', []),
+  'schedule.failed': firecrawlBody('schedule.failed', [], { error: 'Scheduled crawl failed' }),
 };
 
 const apifyRun = {

@@ -28,6 +28,17 @@ describe('scrapehook/testing builders', () => {
     expect(apifyDelivery({ token: 't', tokenIn: 'header' }).headers.authorization).toBe('Bearer t');
     expect(webScraperDelivery({ token: 't' }).body.toString()).toBe(new URLSearchParams(webScraperSamples['scrapingjob.finished']).toString());
   });
+
+  it('builds unsigned Firecrawl deliveries with a token, signed ones with both, and refuses neither', () => {
+    const unsigned = firecrawlDelivery({ token: 't/1' });
+    expect(unsigned.path).toBe('/webhooks/firecrawl/t%2F1');
+    expect(unsigned.headers).not.toHaveProperty('x-firecrawl-signature');
+    expect(firecrawlDelivery({ token: 't', tokenIn: 'header' }).headers.authorization).toBe('Bearer t');
+    const both = firecrawlDelivery({ secret: 's', token: 't', tokenIn: 'query' });
+    expect(both.path).toBe('/webhooks/firecrawl?token=t');
+    expect(both.headers['x-firecrawl-signature']).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(() => firecrawlDelivery({} as never)).toThrow(TypeError);
+  });
 });
 
 describe('sendDelivery()', () => {

@@ -59,6 +59,43 @@ describe('thordata() fixtures over HTTP', () => {
     expect(logger.lines.join('\n')).not.toContain(apiKey);
   });
 
+  it("responds 202 to the documented (quoted) template's JSON-in-a-string eventData and resource, handed over as objects without the apiKey", async () => {
+    const { hooks, app, logger } = setup();
+    const quoted = fixture('thordata', 'ACTOR.RUN.SUCCEEDED-quoted.json');
+    const plain = fixture('thordata', 'ACTOR.RUN.SUCCEEDED.json');
+    const apiKey = (plain.body!.resource as { apiKey: string }).apiKey;
+    expect(quoted.body!.resource).toContain(apiKey);
+    const payloads: unknown[] = [];
+    hooks.on('ACTOR.RUN.SUCCEEDED', ({ payload }) => void payloads.push(payload));
+    const res = await sendDelivery(app, thordataDelivery({ token: TOKEN, body: quoted.body!, headers: quoted.headers }));
+    expect(res.status).toBe(202);
+    expect((await sendDelivery(app, thordataDelivery({ token: TOKEN, body: plain.body!, headers: plain.headers }))).status).toBe(202);
+    await hooks.onIdle();
+    // The same delivery either way: parsed, validated and normalised alike.
+    expect(payloads).toHaveLength(2);
+    expect(payloads[0]).toEqual(payloads[1]);
+    expect(payloads[0]).toMatchObject({
+      eventData: { prodect_id: '3', apiRunId: '2e9ddee0582a40a9b1c2d3e4f5a6b7c8' },
+      resource: { taskId: '2e9ddee0582a40a9b1c2d3e4f5a6b7c8', apiCode: 200, spiderParams: { spider_id: '3' } },
+    });
+    expect(JSON.stringify(payloads)).not.toContain(apiKey);
+    expect(logger.lines.join('\n')).not.toContain(apiKey);
+  });
+
+  it.each([
+    ['resource', 'not json'],
+    ['resource', '[{"taskId":"t1"}]'],
+    ['eventData', '"{}"'],
+    ['eventData', 'null'],
+  ])('responds 400 naming %s when it is a string that does not hold a JSON object (%s)', async (field, text) => {
+    const { app, events } = setup();
+    const body = { ...fixture('thordata', 'ACTOR.RUN.SUCCEEDED-quoted.json').body!, [field]: text };
+    const res = await sendDelivery(app, thordataDelivery({ token: TOKEN, body }));
+    expect(res.status).toBe(400);
+    expect(res.json).toMatchObject({ error: { code: 'payload.invalid', issues: [{ path: [field] }] } });
+    expect(events).toEqual([]);
+  });
+
   it("responds 202 to the SDK spec's flat shape and hands it over in the template shape", async () => {
     const { hooks, app } = setup();
     const seen: unknown[] = [];

@@ -153,8 +153,8 @@ describe("webScraper() and the sender's retries", () => {
     const { hooks, app, events } = setup();
     const delivery = webScraperDelivery({ token: TOKEN, type: 'scrapingjob.failed' });
     expect((await sendDelivery(app, delivery)).status).toBe(202);
-    // A late retry, 100 s after the first arrival, is still within the 2-minute window.
-    vi.setSystemTime(new Date('2026-11-20T10:01:40Z'));
+    // The sender's last retry, 45 s after the first arrival, is still within the 60 s window.
+    vi.setSystemTime(new Date('2026-11-20T10:00:45Z'));
     expect((await sendDelivery(app, delivery)).status).toBe(200);
     // The user pressed "Continue"; the job failed again and notifies anew.
     vi.setSystemTime(new Date('2026-11-20T10:30:00Z'));
@@ -162,6 +162,26 @@ describe("webScraper() and the sender's retries", () => {
     await hooks.onIdle();
     expect(events.map((e) => e.id)).toEqual(['1234:failed', '1234:failed']);
     expect(events.map((e) => e.receivedAt.toISOString())).toEqual(['2026-11-20T10:00:00.000Z', '2026-11-20T10:30:00.000Z']);
+  });
+
+  it('runs a "Continue" notification that comes 90 s after the first, past the default 60 s window (202), while a retry at 45 s is a duplicate (200)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-20T10:00:00Z'));
+    const { hooks, app } = setup();
+    const runs: string[] = [];
+    hooks.on('scrapingjob.failed', ({ receivedAt }) => void runs.push(receivedAt.toISOString()));
+    const delivery = webScraperDelivery({ token: TOKEN, type: 'scrapingjob.failed' });
+    expect((await sendDelivery(app, delivery)).status).toBe(202);
+    // The sender's own retries end within about 35-45 s of the first attempt: the same notification.
+    vi.setSystemTime(new Date('2026-11-20T10:00:45Z'));
+    const retry = await sendDelivery(app, delivery);
+    expect(retry.status).toBe(200);
+    expect(retry.json).toMatchObject({ duplicate: true });
+    // The user pressed "Continue" soon after; the job failed again: byte-identical, but a new notification.
+    vi.setSystemTime(new Date('2026-11-20T10:01:30Z'));
+    expect((await sendDelivery(app, delivery)).status).toBe(202);
+    await hooks.onIdle();
+    expect(runs).toEqual(['2026-11-20T10:00:00.000Z', '2026-11-20T10:01:30.000Z']);
   });
 
   it('anchors the window on the first arrival, so a retry across a clock boundary is still a duplicate (200)', async () => {

@@ -10,10 +10,11 @@ import {
   webScraper,
   type ApifyRun,
   type FirecrawlDocument,
+  type FirecrawlMeaningfulChange,
   type FirecrawlMonitorPage,
   type ThordataSpiderParams,
 } from '../../src/index.ts';
-import { runEvent } from '../../src/testing/index.ts';
+import { firecrawlDelivery, runEvent } from '../../src/testing/index.ts';
 
 // Firecrawl
 const fc = createReceiver({ provider: firecrawl({ secret: 's' }) });
@@ -40,6 +41,14 @@ fc.on('agent.failed', ({ payload }) => {
 fc.on('monitor.page', ({ payload }) => {
   expectTypeOf(payload.data).toEqualTypeOf<FirecrawlMonitorPage>();
   expectTypeOf(payload.data.status).toEqualTypeOf<'changed' | 'same' | 'new' | 'removed' | 'error' | (string & {})>();
+  // The sender's changes are objects; the docs' example shows strings, accepted too.
+  const change = payload.data.judgment?.meaningfulChanges[0];
+  expectTypeOf(change).toEqualTypeOf<FirecrawlMeaningfulChange | string | undefined>();
+  if (change !== undefined && typeof change !== 'string') {
+    expectTypeOf(change.type).toEqualTypeOf<'added' | 'removed' | 'changed' | (string & {})>();
+    expectTypeOf(change.before).toEqualTypeOf<string | null | undefined>();
+    expectTypeOf(change.reason).toEqualTypeOf<string>();
+  }
 });
 
 fc.on('crawl.*', (event) => {
@@ -51,8 +60,35 @@ fc.on('page', (event) => {
   expectTypeOf(event.type).toEqualTypeOf<'crawl.page' | 'batch_scrape.page' | 'monitor.page'>();
 });
 fc.on('completed', (event) => {
-  expectTypeOf(event.type).toEqualTypeOf<'crawl.completed' | 'batch_scrape.completed' | 'extract.completed' | 'agent.completed'>();
+  expectTypeOf(event.type).toEqualTypeOf<'crawl.completed' | 'batch_scrape.completed' | 'extract.completed' | 'agent.completed' | 'schedule.completed'>();
 });
+
+// Scheduled jobs: typed events, with the envelope typed and the undocumented `data` left unknown.
+fc.on('schedule.completed', (event) => {
+  expectTypeOf(event.type).toEqualTypeOf<'schedule.completed'>();
+  expectTypeOf(event.payload.type).toEqualTypeOf<'schedule.completed'>();
+  expectTypeOf(event.payload.id).toEqualTypeOf<string>();
+  expectTypeOf(event.payload.success).toEqualTypeOf<boolean>();
+  expectTypeOf(event.payload.metadata).toEqualTypeOf<Record<string, string> | undefined>();
+  expectTypeOf(event.payload.data).toBeUnknown();
+});
+fc.on('schedule.failed', ({ payload }) => {
+  expectTypeOf(payload.error).toEqualTypeOf<string | undefined>();
+});
+fc.on('schedule.*', (event) => {
+  expectTypeOf(event.type).toEqualTypeOf<'schedule.completed' | 'schedule.failed'>();
+});
+fc.on('failed', (event) => {
+  expectTypeOf(event.type).toEqualTypeOf<'crawl.failed' | 'batch_scrape.failed' | 'extract.failed' | 'agent.failed' | 'schedule.failed'>();
+});
+
+// A Firecrawl provider and test delivery take a secret, a token, or both.
+firecrawl({ token: 't' });
+firecrawl({ secret: 's', token: 't', tokenFrom: { query: 'key' } });
+firecrawlDelivery({ token: 't', tokenIn: 'query' });
+firecrawlDelivery({ secret: 's' });
+// @ts-expect-error a test delivery needs a secret to sign with or a token to place
+firecrawlDelivery({ type: 'crawl.page' });
 
 // @ts-expect-error not a Firecrawl event type
 fc.on('crawl.pages', () => {});

@@ -66,12 +66,27 @@ export const firecrawlAgentResult = z.looseObject({ ...agentCredits, data: z.unk
 /** The credits of a failed or cancelled agent run. */
 export const firecrawlAgentUsage = z.looseObject(agentCredits);
 
+/**
+ * One change a monitor's judgment found meaningful, as the sender types it (`types.ts`): what was
+ * added, removed or changed, the text before and after (`null` for an addition or a removal), and why.
+ */
+export const firecrawlMeaningfulChange = z.looseObject({
+  type: openEnum(['added', 'removed', 'changed']),
+  before: z.string().nullish(),
+  after: z.string().nullish(),
+  reason: z.string(),
+});
+
 /** The judgment of a monitor on whether a change matters. */
 const monitorJudgment = z.looseObject({
   meaningful: z.boolean(),
   confidence: openEnum(['high', 'medium', 'low']),
   reason: z.string(),
-  meaningfulChanges: z.array(z.string()),
+  /**
+   * The changes that matter: objects on the wire. The docs' example shows plain strings, which are
+   * accepted too (a string is its own `reason`, so handlers can narrow with `typeof`).
+   */
+  meaningfulChanges: z.array(z.union([firecrawlMeaningfulChange, z.string()])),
 });
 
 /** One monitored page after a check (`monitor.page`). */
@@ -104,11 +119,19 @@ export const firecrawlMonitorCheck = z.looseObject({
 });
 
 /**
- * Monitor events carry an object in `data` in the docs' examples but an array in the sender's
- * generic type: accept a one-element array too and hand handlers the object either way.
+ * Monitor events carry a one-element array in `data` on the wire (the sender's `types.ts`), but an
+ * object in the docs' examples: accept both and hand handlers the object either way.
  */
-function single<T extends z.ZodType>(item: T) {
-  return z.union([item, z.tuple([item]).transform(([only]) => only)]);
+function single<T extends z.ZodType>(item: T): z.ZodType<z.output<T>, z.input<T> | [z.input<T>]> {
+  const wrapped = z.tuple([item]).transform(([only]) => only);
+  // Not a z.union: its error would say only "Invalid input" at `data`, where this one names the
+  // failing field (`data.0.judgment.meaningfulChanges.0`).
+  return z.unknown().transform((value, ctx) => {
+    const result = (Array.isArray(value) ? wrapped : item).safeParse(value);
+    if (result.success) return result.data as z.output<T>;
+    for (const issue of result.error.issues) ctx.addIssue(issue as Parameters<typeof ctx.addIssue>[0]);
+    return z.NEVER;
+  }) as unknown as z.ZodType<z.output<T>, z.input<T> | [z.input<T>]>;
 }
 
 /** Fields every Firecrawl delivery carries. */
@@ -168,6 +191,9 @@ export const firecrawlEvents = {
   'agent.cancelled': event('agent.cancelled', z.array(firecrawlAgentUsage)),
   'monitor.page': event('monitor.page', single(firecrawlMonitorPage)),
   'monitor.check.completed': event('monitor.check.completed', single(firecrawlMonitorCheck)),
+  // Scheduled jobs, in newer senders' enum (types.ts). Their `data` is not documented: kept as sent.
+  'schedule.completed': event('schedule.completed', z.unknown()),
+  'schedule.failed': event('schedule.failed', z.unknown()),
 };
 
 /** An event type Firecrawl does not document yet: accepted, handed to `onAny` with `data` untyped. */
@@ -183,8 +209,8 @@ export const firecrawlEnvelope = z
 export const firecrawlAliases = {
   started: ['crawl.started', 'batch_scrape.started', 'extract.started', 'agent.started'],
   page: ['crawl.page', 'batch_scrape.page', 'monitor.page'],
-  completed: ['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed'],
-  failed: ['crawl.failed', 'batch_scrape.failed', 'extract.failed', 'agent.failed'],
+  completed: ['crawl.completed', 'batch_scrape.completed', 'extract.completed', 'agent.completed', 'schedule.completed'],
+  failed: ['crawl.failed', 'batch_scrape.failed', 'extract.failed', 'agent.failed', 'schedule.failed'],
   cancelled: ['crawl.cancelled', 'agent.cancelled'],
   action: ['agent.action'],
   check: ['monitor.check.completed'],
@@ -204,6 +230,9 @@ export type FirecrawlDocument = z.output<typeof firecrawlDocument>;
 
 /** One monitored page after a check (`data` of `monitor.page`). */
 export type FirecrawlMonitorPage = z.output<typeof firecrawlMonitorPage>;
+
+/** One change of a monitor's judgment (`data.judgment.meaningfulChanges[i]` of `monitor.page`, unless a string). */
+export type FirecrawlMeaningfulChange = z.output<typeof firecrawlMeaningfulChange>;
 
 /** The summary of a monitor check (`data` of `monitor.check.completed`). */
 export type FirecrawlMonitorCheck = z.output<typeof firecrawlMonitorCheck>;

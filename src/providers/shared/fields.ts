@@ -34,3 +34,24 @@ export const integerId = z.union([z.number().int().nonnegative(), z.string().reg
 
 /** A string id that may arrive as a number (Thordata's `userId` is documented as a string, shown as a number). */
 export const stringId = z.union([z.string(), z.number().transform(String)]);
+
+/**
+ * An object that may also arrive as JSON inside a string: a payload template that quotes its
+ * variables (`"resource": "{{resource}}"`, as Thordata's documented template does) renders the
+ * object as text. A string holding a JSON object is parsed, then validated by `schema`; any other
+ * string is an issue at this field's path (never echoing the text, which may hold a secret).
+ */
+export function objectOrJsonText<T extends z.ZodType>(schema: T): z.ZodType<z.output<T>, z.input<T> | string> {
+  return z.preprocess((value, ctx) => {
+    if (typeof value !== 'string') return value;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed;
+    ctx.addIssue({ code: 'custom', message: 'Expected an object, or a string holding a JSON object' });
+    return z.NEVER;
+  }, schema) as unknown as z.ZodType<z.output<T>, z.input<T> | string>;
+}

@@ -41,7 +41,9 @@ export type ThordataCustomProvider<S extends z.ZodType> = Provider<Record<Thorda
  * The body echoes your account's `apiKey`: it is removed from the payload, and scrapehook never
  * logs bodies nor stores them with it (a durable store keeps the payload, not the raw bytes).
  * `resource.url` (a JSON string of the spider parameters) is offered parsed as
- * `resource.spiderParams`, and numbers sent as strings are numbers. The flatter body described by
+ * `resource.spiderParams`, and numbers sent as strings are numbers. `eventData` and `resource` sent
+ * as JSON inside strings (the documented template quotes them) are parsed, then validated; any other
+ * string there is a 400 naming the field. The flatter body described by
  * Thordata's SDK spec is accepted and converted to the same shape.
  *
  * Deliveries are deduplicated by the `Webhook-Dispatch-Id` header plus the event type (the header

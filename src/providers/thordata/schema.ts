@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { lenientNumber, optionalString, stringId } from '../shared/fields.ts';
+import { lenientNumber, objectOrJsonText, optionalString, stringId } from '../shared/fields.ts';
 
 // The body of Thordata's documented payload template
 // (https://doc.thordata.com/doc/scraping/web-scraper-api/integrations/webhook-integration), which
 // mirrors Apify's. Its numeric fields are typed in a third-party catalog only, and a template can
 // quote them, so numbers may arrive as strings. The flatter shape of Thordata's SDK spec
-// (github.com/Thordata/thordata-sdk-spec `spec/v1/tasks.yaml`) is accepted too and converted.
+// (github.com/Thordata/thordata-sdk-spec `spec/v1/tasks.yaml`) is accepted too and converted. The
+// documented template quotes `{{eventData}}` and `{{resource}}`, so those objects may arrive as JSON
+// inside strings: they are parsed, then validated.
 
 /** A URL field: Thordata sends `""` for a file it did not produce; handlers see `undefined`. */
 const optionalUrl = z
@@ -93,8 +95,9 @@ function template<T extends z.ZodType<string>>(eventType: T) {
     /** When the event happened (ISO 8601). Absent from the SDK-spec shape when it has no `createdTime`. */
     createdAt: optionalString,
     eventType,
-    eventData,
-    resource: thordataResource,
+    // The documented template quotes these (`"eventData": "{{eventData}}"`): JSON inside a string.
+    eventData: objectOrJsonText(eventData),
+    resource: objectOrJsonText(thordataResource),
   });
 }
 

@@ -5,15 +5,25 @@ import { webScraperEnvelope, webScraperEvents } from './schema.ts';
 
 export type { WebScraperEventType, WebScraperPayload } from './schema.ts';
 
+/** A repeat of a job's status within this long of the first is the sender's retry: its retries end within about 45 s. */
+const DEFAULT_DEDUPE_WINDOW_MS = 60_000;
+
 /** Options of {@link webScraper}. */
 export interface WebScraperOptions extends TokenOptions {
   /**
    * How long after the first delivery of a job's status a repeat of it is taken for the sender's
-   * retry and dropped. Web Scraper Cloud retries within about 35 s (after 5 s, then 10 s, each
-   * attempt waiting up to 10 s); a job continued with "Continue" notifies again much later and is
-   * delivered. It is the receiver's dedupe TTL unless the receiver sets `dedupe: { ttlMs }`, so it
-   * holds across processes with a shared store or BullMQ.
-   * @default 120_000 (2 minutes)
+   * retry and dropped (answered 200 duplicate). A retry and a "Continue" notification are
+   * byte-identical; only time separates them. Web Scraper Cloud's own retries end within about
+   * 35-45 s of the first attempt (10 s timeout, then +5 s, then +10 s), so the default covers them
+   * with a margin; a notification after "Continue" that comes later than the window runs again.
+   * Longer drops a quick "Continue"; shorter than about 45 s lets a slow retry run twice. It is the
+   * receiver's dedupe TTL unless the receiver sets `dedupe: { ttlMs }`, so it holds across processes
+   * with a shared store or BullMQ.
+   * @default 60_000 (60 s)
+   * @example
+   * ```ts
+   * webScraper({ token, dedupeWindowMs: 90_000 }) // a sender behind a slow proxy
+   * ```
    */
   dedupeWindowMs?: number;
 }
@@ -30,9 +40,10 @@ export type WebScraperProvider = Provider<typeof webScraperEvents, typeof webScr
  * Web Scraper Cloud signs nothing; its docs advise a secret token in the notification URL. By
  * default the token is read from the route parameter `:token` or the query parameter `?token=`.
  *
- * Deliveries are deduplicated by job id plus status within `dedupeWindowMs` of the first: the
- * sender retries when it gets no 2xx within 10 s (after 5 s, then 10 s; 3 attempts), while a job
- * continued later with "Continue" sends a fresh notification for the same job that must run again.
+ * Deliveries are deduplicated by job id plus status within `dedupeWindowMs` (60 s) of the first:
+ * the sender retries when it gets no 2xx within 10 s (after 5 s, then 10 s; 3 attempts, all within
+ * about 45 s), while a job continued later with "Continue" sends a byte-identical notification for
+ * the same job that must run again.
  *
  * @example
  * ```ts
@@ -45,7 +56,7 @@ export type WebScraperProvider = Provider<typeof webScraperEvents, typeof webScr
  */
 export function webScraper(options: WebScraperOptions): WebScraperProvider {
   const verify = tokenVerifier(options, { param: 'token', query: 'token' });
-  const windowMs = options.dedupeWindowMs ?? 120_000;
+  const windowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
   if (!Number.isInteger(windowMs) || windowMs < 1) {
     throw new TypeError(`Expected \`dedupeWindowMs\` to be a positive integer, got ${String(windowMs)}`);
   }
