@@ -48,7 +48,7 @@ export function createPipeline(state: PipelineState) {
     if (error.status === 405) headers.allow = 'POST';
     if (error.status === 413) headers.connection = 'close';
     const body = error.type === 'unauthorized' ? UNAUTHORIZED : JSON.stringify(error.toJSON());
-    if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'receiver.closing') {
+    if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'queue.unavailable' && error.type !== 'receiver.closing') {
       logger.error({ err: error.cause ?? error, provider: provider.name, url: redactUrl(req.url ?? '', req.params) }, `scrapehook: ${error.message}`);
     } else {
       logger.warn(
