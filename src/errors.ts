@@ -20,6 +20,7 @@ export type WebhookErrorType =
   | 'event.type.missing'
   | 'payload.invalid'
   | 'queue.full'
+  | 'queue.unavailable'
   | 'receiver.closing'
   | 'internal'
   | 'handler.failed'
@@ -41,6 +42,7 @@ export const STATUS: Readonly<Record<WebhookErrorType, number>> = {
   'event.type.missing': 400,
   'payload.invalid': 400,
   'queue.full': 503,
+  'queue.unavailable': 503,
   'receiver.closing': 503,
   internal: 500,
   'handler.failed': 500,

@@ -61,7 +61,7 @@ export interface ReceiverOptions<P extends AnyProvider> {
    */
   limit?: number | string;
   /**
-   * The `Retry-After` sent with a 503 (queue full or closing), in seconds.
+   * The `Retry-After` sent with a 503 (queue full, queue unavailable, or closing), in seconds.
    * @default 10
    */
   retryAfterSeconds?: number;

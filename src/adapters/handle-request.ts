@@ -34,7 +34,7 @@ const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentica
 /**
  * The request pipeline, in order; each step answers with its own status:
  * method 405 · closing/full 503 · content type 415 · body 413/400/415 · authentication 401 ·
- * decoding 400 · event type 400 · schema 400 · dedupe 200 · enqueue 202 (or 503 when full).
+ * decoding 400 · event type 400 · schema 400 · dedupe 200 · enqueue 202 (or 503 when full or unavailable).
  * The answer never waits for a handler.
  */
 export function createPipeline(state: PipelineState) {
@@ -48,7 +48,7 @@ export function createPipeline(state: PipelineState) {
     if (error.status === 405) headers.allow = 'POST';
     if (error.status === 413) headers.connection = 'close';
     const body = error.type === 'unauthorized' ? UNAUTHORIZED : JSON.stringify(error.toJSON());
-    if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'receiver.closing') {
+    if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'queue.unavailable' && error.type !== 'receiver.closing') {
       logger.error({ err: error.cause ?? error, provider: provider.name, url: redactUrl(req.url ?? '', req.params) }, `scrapehook: ${error.message}`);
     } else {
       logger.warn(

@@ -53,7 +53,9 @@ export interface ReceiverQueue {
   /**
    * Accepts a delivery. Settles only once the delivery is kept as durably as the backend keeps
    * anything: the receiver answers 2xx after this. Answers `duplicate` for a dedupe id already seen
-   * and `full` when `maxQueued` deliveries are waiting. `body` is the body as received, when the
+   * and `full` when `maxQueued` deliveries are waiting. A rejection with a `WebhookError` answers
+   * the sender with its status (BullMQ: `queue.unavailable`, 503, when Redis does not answer in
+   * time); any other rejection answers 500. `body` is the body as received, when the
    * provider allows keeping it (see `Store.accept`).
    */
   enqueue(delivery: Delivery, body?: ReceivedBody): EnqueueResult | Promise<EnqueueResult>;

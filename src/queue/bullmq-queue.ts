@@ -84,6 +84,19 @@ export interface BullmqQueueOptions {
    * @default 10_000
    */
   orderRecheckMs?: number;
+  /**
+   * How long a request waits for Redis to take its delivery before it is answered 503
+   * `queue.unavailable` with `Retry-After`, so that the sender retries later rather than time out
+   * (senders wait 10 s). While Redis is unreachable (its connection is down, or an earlier delivery
+   * is still waiting past this), requests are answered 503 at once and nothing is sent, so no body
+   * waits in memory for Redis to come back; deliveries are taken again as soon as it is back.
+   * @default 3000
+   * @example
+   * ```ts
+   * bullmqQueue({ connection: process.env.REDIS_URL!, enqueueTimeoutMs: 5000 })
+   * ```
+   */
+  enqueueTimeoutMs?: number;
 }
 
 type JobOptions = NonNullable<Parameters<BullQueue['add']>[2]>;
@@ -138,6 +151,7 @@ export function bullmqQueue(options: BullmqQueueOptions): ReceiverQueue {
     maxStalledCount: nonNegativeInteger('maxStalledCount', options.maxStalledCount ?? 2),
     countsIntervalMs: positiveInteger('countsIntervalMs', options.countsIntervalMs ?? 1000),
     orderRecheckMs: positiveInteger('orderRecheckMs', options.orderRecheckMs ?? 10_000),
+    enqueueTimeoutMs: positiveInteger('enqueueTimeoutMs', options.enqueueTimeoutMs ?? 3000),
   });
 }
 
@@ -152,10 +166,22 @@ interface Settings {
   readonly maxStalledCount: number;
   readonly countsIntervalMs: number;
   readonly orderRecheckMs: number;
+  readonly enqueueTimeoutMs: number;
+}
+
+/** An enqueue waiting for Redis, watched for its timeout. */
+interface InFlight {
+  /** When it times out, on `performance.now()`'s clock. */
+  readonly deadline: number;
+  /** Answers the request 503 `queue.unavailable`; what was sent to Redis may still land later. */
+  expire(): void;
+  expired: boolean;
 }
 
 /** The few Redis calls made besides BullMQ's, on the queue's own connection (BullMQ's ioredis wrapper). */
 interface RedisCalls {
+  /** ioredis' connection state: commands are sent at once only when `ready`. */
+  readonly status?: string;
   defineCommand(name: string, definition: { numberOfKeys: number; lua: string }): void;
   runCommand(name: string, args: (string | number | Buffer)[]): Promise<unknown>;
   set(key: string, value: Buffer): Promise<unknown>;
@@ -182,6 +208,15 @@ class BullmqQueue implements ReceiverQueue {
   #worker: BullWorker | undefined;
   #workerClient: Promise<RedisCalls> | undefined;
   #client!: Promise<RedisCalls>;
+  /** The queue's connection, once it was first ready. */
+  #connected: RedisCalls | undefined;
+  /** Enqueues whose Redis writes have not been answered yet (they count towards `maxQueued`). */
+  #unsettled = 0;
+  /** Those of them still within `enqueueTimeoutMs`, oldest first: one timer watches them all. */
+  readonly #watched = new Set<InFlight>();
+  #sweepTimer: NodeJS.Timeout | undefined;
+  /** Those answered 503 already and still unanswered by Redis: while any is, Redis is not answering. */
+  #overdue = 0;
   /** Errors the processor threw (and reported): the worker's `failed` event must not report them again. */
   readonly #ours = new WeakSet<Error>();
   /** Per job, the handlers that already succeeded in an earlier attempt in this process. Bounded. */
@@ -218,6 +253,7 @@ class BullmqQueue implements ReceiverQueue {
         calls.defineCommand(CLAIM, { numberOfKeys: 4, lua: CLAIM_SCRIPT });
         calls.defineCommand(JOIN, { numberOfKeys: 1, lua: LINE_JOIN_SCRIPT });
         calls.defineCommand(LEAVE, { numberOfKeys: 1, lua: LINE_LEAVE_SCRIPT });
+        this.#connected = calls;
         return calls;
       });
     // Attach a handler now: a connection failing before the first request must not be unhandled.
@@ -249,9 +285,71 @@ class BullmqQueue implements ReceiverQueue {
     void this.#refreshCounts();
   }
 
+  /**
+   * Adds the delivery's job, answering within `enqueueTimeoutMs`: a `queue.unavailable` error (503)
+   * when Redis does not answer by then, or at once while it is known not to answer. A delivery
+   * answered so may still be added when Redis answers later: the sender's retry is then a
+   * duplicate (with dedupe on), so it runs once either way.
+   */
   async enqueue(delivery: Delivery, body?: ReceivedBody): Promise<EnqueueResult> {
+    if (this.#queuedAtCount + this.#addedSinceCount + this.#unsettled >= this.#runtime.maxQueued) return 'full';
+    // Sending nothing while the connection is down: ioredis would hold the commands, bodies and
+    // all, in its offline queue until Redis is back.
+    if (this.#overdue > 0 || (this.#connected !== undefined && this.#connected.status !== undefined && this.#connected.status !== 'ready')) {
+      throw this.#unavailable();
+    }
+    const added = this.#add(delivery, body);
+    this.#unsettled++;
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      const call: InFlight = {
+        deadline: performance.now() + this.#settings.enqueueTimeoutMs,
+        expired: false,
+        expire: () => {
+          call.expired = true;
+          this.#overdue++;
+          reject(this.#unavailable());
+        },
+      };
+      this.#watched.add(call);
+      this.#sweepTimer ??= setTimeout(() => this.#sweep(), this.#settings.enqueueTimeoutMs).unref();
+      const settle = () => {
+        this.#unsettled--;
+        if (call.expired) this.#overdue--;
+        else this.#watched.delete(call);
+      };
+      added.then(
+        (outcome) => {
+          settle();
+          resolve(outcome);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Expires the enqueues past their deadline; re-arms for the oldest one left. */
+  #sweep(): void {
+    this.#sweepTimer = undefined;
+    const now = performance.now();
+    for (const call of this.#watched) {
+      if (call.deadline > now) {
+        this.#sweepTimer = setTimeout(() => this.#sweep(), call.deadline - now).unref();
+        return;
+      }
+      this.#watched.delete(call);
+      call.expire();
+    }
+  }
+
+  #unavailable(): WebhookError {
+    return new WebhookError('queue.unavailable', 'The queue is unavailable (Redis does not answer); retry later');
+  }
+
+  async #add(delivery: Delivery, body: ReceivedBody | undefined): Promise<EnqueueResult> {
     const runtime = this.#runtime;
-    if (this.#queuedAtCount + this.#addedSinceCount >= runtime.maxQueued) return 'full';
     const dedupe = runtime.dedupeTtlMs > 0;
     const orderKey = runtime.orderKey(delivery);
     // The dedupe id is the job id, so a delivery is never queued twice while its job exists;
@@ -264,7 +362,8 @@ class BullmqQueue implements ReceiverQueue {
     // An ordered delivery is parked until it is the head of its key's line.
     if (orderKey !== undefined) opts.delay = this.#settings.orderRecheckMs;
 
-    const client = await this.#client;
+    // Before the connection was first ready, wait for it (within the timeout) rather than refuse.
+    const client = this.#connected ?? (await this.#client);
     this.#batchWrites(client);
     const job: BullJob = new this.#settings.bullmq.Job(this.#queue, delivery.type, toJobData(delivery, orderKey, body?.type), opts, jobId);
     // Issued back to back on the queue's connection, so Redis runs them in this order (a MULTI
@@ -580,6 +679,8 @@ class BullmqQueue implements ReceiverQueue {
 
   async #refreshCounts(): Promise<void> {
     if (this.#closing) return;
+    // Not while Redis is unreachable: the reads would wait in ioredis' offline queue.
+    if (this.#connected?.status !== undefined && this.#connected.status !== 'ready') return;
     // What this process added before asking is in the answer; what it adds meanwhile is not.
     const addedBefore = this.#addedSinceCount;
     try {

@@ -186,7 +186,20 @@ function openWal(walPath: string): number {
   return fd;
 }
 
-type Accepted = { readonly resolve: (accepted: boolean) => void; readonly reject: (error: unknown) => void; readonly accepted: boolean };
+/** A delivery an accept wrote: its row, and its dedupe id's row when it claimed one. */
+interface Stored {
+  readonly id: string;
+  readonly seq: number;
+  readonly dedupeSeq: number | undefined;
+}
+
+/** A committed accept waiting for its fsync: what it wrote, or `undefined` for a duplicate. */
+interface Accepted {
+  readonly id: string;
+  readonly stored: Stored | undefined;
+  readonly resolve: (accepted: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 interface Settings {
   readonly retentionMs: number;
@@ -228,6 +241,8 @@ class SqliteStoreImpl implements SqliteStore {
   readonly #deadSeq;
   readonly #update;
   readonly #delete;
+  readonly #deleteId;
+  readonly #forgetRows;
   readonly #commit;
 
   constructor(db: Database, path: string, walFd: number | undefined, settings: Settings) {
@@ -245,26 +260,34 @@ class SqliteStoreImpl implements SqliteStore {
     this.#insertContents = db.prepare('INSERT INTO contents (seq, payload, body, body_type) VALUES (?, ?, ?, ?)');
     this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE seq = ?');
     this.#delete = db.prepare('DELETE FROM deliveries WHERE seq = ?');
+    this.#deleteId = db.prepare('DELETE FROM dedupe WHERE seq = ?');
     this.#deadSeq = db.prepare("SELECT seq FROM deliveries WHERE id = ? AND state = 'dead' ORDER BY seq DESC LIMIT 1").pluck();
-    this.#commit = db.transaction((ops: readonly Pending[], now: number, claimed: string[]): boolean[] => {
-      const accepted: boolean[] = [];
+    this.#forgetRows = db.transaction((rows: readonly Stored[]) => {
+      for (const row of rows) {
+        this.#delete.run(row.seq);
+        if (row.dedupeSeq !== undefined) this.#deleteId.run(row.dedupeSeq);
+      }
+    });
+    this.#commit = db.transaction((ops: readonly Pending[], now: number, claimed: string[]): (Stored | undefined)[] => {
+      const accepted: (Stored | undefined)[] = [];
       const superseded = supersededUpdates(ops);
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
         if (op.kind === 'accept') {
           const { delivery, dedupeTtlMs } = op;
+          let dedupeSeq: number | undefined;
           if (dedupeTtlMs > 0) {
             if (!this.#ids.claim(delivery.id, now, dedupeTtlMs)) {
-              accepted.push(false);
+              accepted.push(undefined);
               continue;
             }
             claimed.push(delivery.id);
-            this.#logId.run(delivery.id, now + dedupeTtlMs);
+            dedupeSeq = Number(this.#logId.run(delivery.id, now + dedupeTtlMs).lastInsertRowid);
           }
           const seq = Number(this.#insert.run(delivery.id, delivery.type, delivery.provider, delivery.receivedAt.getTime(), now).lastInsertRowid);
           this.#insertContents.run(seq, op.payload, op.body?.bytes ?? null, op.body?.type ?? null);
           this.#seqs.set(delivery.id, seq);
-          accepted.push(true);
+          accepted.push({ id: delivery.id, seq, dedupeSeq });
         } else if (!superseded.has(i)) {
           const { id, update } = op;
           // In flight: by the seq kept since its accept. Otherwise a dead letter being replayed.
@@ -349,7 +372,9 @@ class SqliteStoreImpl implements SqliteStore {
         fdatasyncSync(this.#walFd);
         this.#settle(this.#unsynced.splice(0), undefined);
       } catch (error) {
-        this.#settle(this.#unsynced.splice(0), error);
+        const batch = this.#unsynced.splice(0);
+        this.#forget(batch, error);
+        this.#settle(batch, error);
       }
       // An fsync still running in the pool has its fd: close it once that one returns.
       if (!this.#syncing) closeSync(this.#walFd);
@@ -400,12 +425,13 @@ class SqliteStoreImpl implements SqliteStore {
     if (this.#pending.length === 0 || this.#closed) return;
     const ops = this.#pending;
     this.#pending = [];
-    let accepted: boolean[];
+    let accepted: (Stored | undefined)[];
     const claimed: string[] = [];
     try {
       accepted = this.#commit.immediate(ops, Date.now(), claimed);
     } catch (error) {
-      // Nothing of the batch is stored: forget its claims, or the sender's retry would be a "duplicate".
+      // Nothing of the batch is stored (the transaction rolled back): forget every claim it made,
+      // or the sender's retry would be a "duplicate" of a delivery that exists nowhere.
       for (const id of claimed) this.#ids.release(id);
       this.#settings.logger.error({ err: error, path: this.path, writes: ops.length }, 'scrapehook: the SQLite store could not commit');
       for (const op of ops) if (op.kind === 'accept') op.reject(error);
@@ -413,7 +439,7 @@ class SqliteStoreImpl implements SqliteStore {
     }
     const committed: Accepted[] = [];
     let i = 0;
-    for (const op of ops) if (op.kind === 'accept') committed.push({ resolve: op.resolve, reject: op.reject, accepted: accepted[i++]! });
+    for (const op of ops) if (op.kind === 'accept') committed.push({ id: op.delivery.id, stored: accepted[i++], resolve: op.resolve, reject: op.reject });
     if (committed.length === 0) return;
     if (this.#walFd === undefined) this.#settle(committed, undefined);
     else {
@@ -435,7 +461,10 @@ class SqliteStoreImpl implements SqliteStore {
     // fdatasync, as SQLite itself uses on Linux: the data and the size, not the timestamps.
     fdatasync(fd, (error) => {
       this.#syncing = false;
-      if (error) this.#settings.logger.error({ err: error, path: this.path }, 'scrapehook: the SQLite store could not fsync its log');
+      if (error) {
+        this.#settings.logger.error({ err: error, path: this.path }, 'scrapehook: the SQLite store could not fsync its log');
+        this.#forget(batch, error);
+      }
       this.#settle(batch, error ?? undefined);
       if (this.#closed) closeSync(fd);
       else this.#sync();
@@ -444,8 +473,48 @@ class SqliteStoreImpl implements SqliteStore {
 
   #settle(batch: readonly Accepted[], error: unknown): void {
     for (const entry of batch) {
-      if (error === undefined) entry.resolve(entry.accepted);
+      if (error === undefined) entry.resolve(entry.stored !== undefined);
       else entry.reject(error);
+    }
+  }
+
+  /**
+   * The log holding a batch could not be fsynced, so its accepts are answered with an error (the
+   * sender gets a 500 and retries): what they wrote must not count as seen. Their dedupe claims are
+   * released, so that the retry is accepted and runs now, and their rows deleted, so that a restart
+   * does not run them besides the retry. Called before the accepts settle, hence before any retry.
+   */
+  #forget(batch: readonly Accepted[], error: unknown): void {
+    const rows: Stored[] = [];
+    const released = new Set<string>();
+    for (const { stored } of batch) {
+      if (stored === undefined) continue;
+      rows.push(stored);
+      if (stored.dedupeSeq !== undefined) {
+        this.#ids.release(stored.id);
+        released.add(stored.id);
+      }
+      if (this.#seqs.get(stored.id) === stored.seq) this.#seqs.delete(stored.id);
+    }
+    if (rows.length === 0) return;
+    // A copy of one of them, taken as a duplicate in a later batch, must not be answered "duplicate"
+    // either: it fails too, and its retry is accepted.
+    if (released.size > 0) {
+      const failed = this.#unsynced.filter((entry) => entry.stored === undefined && released.has(entry.id));
+      if (failed.length > 0) {
+        this.#unsynced = this.#unsynced.filter((entry) => !failed.includes(entry));
+        this.#settle(failed, error);
+      }
+    }
+    if (this.#closed) {
+      this.#settings.logger.error({ path: this.path, deliveries: rows.length }, 'scrapehook: the SQLite store closed before it could delete the deliveries it failed to fsync');
+      return;
+    }
+    try {
+      this.#forgetRows.immediate(rows);
+    } catch (error) {
+      // Left on disk, they run at the next start besides the retry: at least once, as after a crash.
+      this.#settings.logger.error({ err: error, path: this.path, deliveries: rows.length }, 'scrapehook: the SQLite store could not delete the deliveries it failed to fsync');
     }
   }
 

@@ -24,6 +24,10 @@ export interface RedisServer {
   readonly url: string;
   /** Stops the server (SIGTERM, then SIGKILL after 5 s) and removes its temp dir. */
   stop(): Promise<void>;
+  /** Stops the server as an outage would (SIGKILL), keeping its port: see {@link restart}. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port (empty: nothing is persisted); resolves once it answers PING. */
+  restart(): Promise<void>;
 }
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
@@ -74,22 +78,44 @@ export async function startRedis(): Promise<RedisServer> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'scrapehook-redis-'));
-    const child = spawn(
-      BINARY,
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let child = spawnServer(port, dir);
     try {
-      await waitForPing(port, child, 10_000);
-      return { port, url: `redis://127.0.0.1:${port}`, stop: () => stop(child, dir) };
+      await child.started;
+      return {
+        port,
+        url: `redis://127.0.0.1:${port}`,
+        stop: () => stop(child.process, dir),
+        async halt() {
+          if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+          const exited = new Promise((resolve) => child.process.once('exit', resolve));
+          child.process.kill('SIGKILL');
+          await exited;
+        },
+        async restart() {
+          child = spawnServer(port, dir);
+          await child.started;
+        },
+      };
     } catch (error) {
-      lastError = new Error(`redis-server did not start on port ${port}: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`);
-      await stop(child, dir);
+      lastError = error;
+      await stop(child.process, dir);
     }
   }
   throw lastError;
+}
+
+function spawnServer(port: number, dir: string): { process: ChildProcess; started: Promise<void> } {
+  const child = spawn(
+    BINARY,
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const started = waitForPing(port, child, 10_000).catch((error: unknown) => {
+    throw new Error(`redis-server did not start on port ${port}: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`);
+  });
+  return { process: child, started };
 }
 
 async function waitForPing(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
