@@ -240,6 +240,12 @@ function matches<E>(fault: MockFault<E>, method: string, path: string): boolean 
   return fault.path.test(path);
 }
 
+function fires(entry: { fault: MockFault<unknown>; seen: number }): boolean {
+  entry.seen += 1;
+  const which = entry.fault.requests;
+  return which === undefined || (typeof which === 'number' ? [which] : which).includes(entry.seen);
+}
+
 function bodyBuffer(body: Reply['body']): Buffer {
   if (body === undefined) return Buffer.alloc(0);
   if (typeof body === 'string' || Buffer.isBuffer(body)) return Buffer.from(body);
@@ -306,23 +312,18 @@ export async function startMock<Extra>(definition: MockDefinition<Extra>): Promi
         return;
       }
       const mreq: MockRequest = { ...base, params: { ...hit.m!.groups } };
-      let cut: Cut | undefined;
-      for (const entry of faults) {
-        if (!matches(entry.fault, method, url.pathname)) continue;
-        entry.seen += 1;
-        const which = entry.fault.requests;
-        if (which !== undefined && !(typeof which === 'number' ? [which] : which).includes(entry.seen)) continue;
-        const fault = entry.fault.fault as { kind: string; status?: number; retryAfter?: number; message?: string };
-        if (fault.kind === 'truncate' || fault.kind === 'stall') {
-          cut ??= fault as Cut;
-          continue;
-        }
+      // Every matching fault counts the request, then the first that fires applies.
+      const firing = faults.filter((entry) => matches(entry.fault, method, url.pathname) && fires(entry));
+      const cut = firing.map((entry) => entry.fault.fault as Cut).find((f) => f.kind === 'truncate' || f.kind === 'stall');
+      const early = firing.find((entry) => (entry.fault.fault as Cut).kind !== 'truncate' && (entry.fault.fault as Cut).kind !== 'stall');
+      if (early) {
+        const fault = early.fault.fault as { kind: string; status?: number; retryAfter?: number; message?: string };
         let reply: Reply;
         if (fault.kind === 'status') {
           reply = definition.error(fault.status ?? 500, fault.message, fault.retryAfter);
           if (fault.retryAfter !== undefined) reply.headers = { ...reply.headers, 'retry-after': String(fault.retryAfter) };
         } else {
-          reply = definition.customFault!(entry.fault.fault as Extra, mreq);
+          reply = definition.customFault!(early.fault.fault as Extra, mreq);
         }
         send(req, res, reply);
         return;
