@@ -47,7 +47,7 @@ describe('apifyApiMock', () => {
     api = await apifyApiMock({ token, datasets: { d1: items } });
     expect(await (await get('/v2/datasets/d1/items?desc=1&limit=2')).json()).toEqual([items[5], items[4]]);
     expect(await (await get('/v2/datasets/d1/items?limit=1&fields=a,n')).json()).toEqual([{ a: 'x', n: 0 }]);
-    expect(Object.keys((await (await get('/v2/datasets/d1/items?limit=1&fields=a,n')).json())[0])).toEqual(['a', 'n']);
+    expect(Object.keys(((await (await get('/v2/datasets/d1/items?limit=1&fields=a,n')).json()) as object[])[0]!)).toEqual(['a', 'n']);
     expect(await (await get('/v2/datasets/d1/items?limit=1&omit=a')).json()).toEqual([{ n: 0 }]);
   });
 
@@ -83,7 +83,7 @@ describe('apifyApiMock', () => {
       expect(await res.json()).toMatchObject({ error: { type: 'record-not-found' } });
     }
     const bad = await get('/v2/datasets/d1/items?offset=-1');
-    expect([bad.status, (await bad.json()).error.type]).toEqual([400, 'invalid-request']);
+    expect([bad.status, ((await bad.json()) as { error: { type: string } }).error.type]).toEqual([400, 'invalid-request']);
   });
 
   it('serves key-value store records directly or through a 302 to an unauthenticated route', async () => {
@@ -105,6 +105,6 @@ describe('apifyApiMock', () => {
     api = await apifyApiMock({ token, datasets: { big: { count: 50_000, row: (i) => ({ i }) } } });
     const body = await (await get('/v2/datasets/big/items?offset=49998')).json();
     expect(body).toEqual([{ i: 49_998 }, { i: 49_999 }]);
-    expect((await (await get('/v2/datasets/big/items')).json()).length).toBe(50_000);
+    expect(((await (await get('/v2/datasets/big/items')).json()) as unknown[]).length).toBe(50_000);
   });
 });

@@ -15,7 +15,7 @@ const post = async (route: string, form: Record<string, string>, h: Record<strin
 describe('thordataApiMock', () => {
   it('reports a missing or wrong token/key in the body code with HTTP 200, or as HTTP 401 when switched', async () => {
     api = await thordataApiMock({ tasks: [{ id, rows }] });
-    for (const h of [{}, { token: 'thordata-token' }, { ...headers, key: 'wrong' }]) {
+    for (const h of [{}, { token: 'thordata-token' }, { ...headers, key: 'wrong' }] as Record<string, string>[]) {
       const res = await post('tasks-status', { tasks_ids: id }, h);
       expect([res.status, res.body.code]).toEqual([200, 401]);
     }
@@ -96,7 +96,7 @@ describe('thordataApiMock', () => {
   it('never needs the API token and key on the file routes', async () => {
     api = await thordataApiMock({ tasks: [{ id, rows: { count: 10_000, row: (i) => ({ i }) } }] });
     const url = (await post('tasks-download', { tasks_id: id, type: 'json' })).body.data.download;
-    expect((await (await fetch(url)).json()).length).toBe(10_000);
+    expect(((await (await fetch(url)).json()) as unknown[]).length).toBe(10_000);
     expect(api.requestsWith('thordata-key').map((r) => r.path)).toEqual(['/api/web-scraper-api/tasks-download']);
   });
 });
