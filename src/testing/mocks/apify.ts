@@ -1,4 +1,4 @@
-import { RowStore, boolParam, chunks, csvLines, intParam, json, jsonArray, jsonLines, startMock, type MockFault, type MockRequest, type MockRows, type MockServer, type Reply } from './core.ts';
+import { RowStore, checkMockOptions, boolParam, chunks, csvLines, intParam, json, jsonArray, jsonLines, startMock, type MockFault, type MockRequest, type MockRows, type MockServer, type Reply } from './core.ts';
 
 /** A dataset item. */
 export type ApifyItem = Record<string, unknown>;
@@ -72,6 +72,7 @@ const isEmpty = (item: ApifyItem): boolean => Object.keys(item).length === 0;
  */
 export async function apifyApiMock(options: ApifyApiMockOptions = {}): Promise<ApifyApiMock> {
   const token = options.token ?? 'apify_api_test';
+  checkMockOptions(options.faults, [], 'dataset');
   const datasets = new Map(Object.entries(options.datasets ?? {}).map(([id, rows]) => [id, new RowStore(rows)]));
   const stores = options.keyValueStores ?? {};
   const runs = options.runs ?? {};

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, pipeline } from 'node:stream';
 import { createGzip, gzipSync } from 'node:zlib';
+import { positiveInteger } from '../../check-options.ts';
 
 /**
  * Rows a mock serves: an array, or a count and a function that builds row `index` when it is
@@ -289,6 +290,22 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply,
     const done = (): void => undefined; // a client that goes away ends the stream; nothing to report
     if (gzip) pipeline(source, createGzip(), res, done);
     else pipeline(source, res, done);
+  }
+}
+
+/** Checks the faults and the uniqueness of ids, or throws a TypeError naming what is wrong. */
+export function checkMockOptions<E>(faults: readonly MockFault<E>[] | undefined, ids: readonly (string | number)[], what: string): void {
+  for (const { requests, fault } of faults ?? []) {
+    for (const n of requests === undefined ? [] : typeof requests === 'number' ? [requests] : requests) positiveInteger('faults[].requests', n);
+    const status = (fault as { kind: string; status?: number }).status;
+    if ((fault as { kind: string }).kind === 'status' && !(Number.isInteger(status) && status! >= 400 && status! <= 599)) {
+      throw new TypeError(`Expected \`faults[].fault.status\` to be an HTTP error status (400-599), got ${String(status)}`);
+    }
+  }
+  const seen = new Set<string>();
+  for (const id of ids) {
+    if (seen.has(String(id))) throw new TypeError(`Expected unique ${what} ids, got ${JSON.stringify(id)} twice`);
+    seen.add(String(id));
   }
 }
 

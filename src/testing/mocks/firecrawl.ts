@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { RowStore, json, startMock, type MockFault, type MockRequest, type MockRows, type MockServer, type Reply } from './core.ts';
+import { positiveInteger } from '../../check-options.ts';
+import { RowStore, checkMockOptions, json, startMock, type MockFault, type MockRequest, type MockRows, type MockServer, type Reply } from './core.ts';
 
 /** A scraped document, as the status endpoints list them. */
 export interface FirecrawlMockDocument {
@@ -129,6 +130,9 @@ export async function firecrawlApiMock(options: FirecrawlApiMockOptions = {}): P
   const now = options.now ?? Date.now;
   const ttl = options.ttlMs ?? 24 * 3600_000;
   const cap = options.pageBytes ?? 10 * 1024 * 1024;
+  checkMockOptions(options.faults, [...(options.jobs ?? []), ...(options.extracts ?? [])].map((j) => j.id), 'job');
+  positiveInteger('pageBytes', cap);
+  positiveInteger('ttlMs', ttl);
   const started = now();
   const jobs = new Map(
     (options.jobs ?? []).map((spec) => {

@@ -1,4 +1,4 @@
-import { RowStore, chunks, csvLines, intParam, json, jsonArray, startMock, type MockFault, type MockRows, type MockServer, type Reply } from './core.ts';
+import { RowStore, checkMockOptions, chunks, csvLines, intParam, json, jsonArray, startMock, type MockFault, type MockRows, type MockServer, type Reply } from './core.ts';
 
 /** A record of a task's result file. */
 export type ThordataRecord = Record<string, unknown>;
@@ -101,6 +101,7 @@ export async function thordataApiMock(options: ThordataApiMockOptions = {}): Pro
   const token = options.token ?? 'thordata-token';
   const key = options.key ?? 'thordata-key';
   const apiKey = options.apiKey ?? 'thordata-api-key';
+  checkMockOptions(options.faults, (options.tasks ?? []).map((t) => t.id), 'task');
   const tasks = new Map((options.tasks ?? []).map((task) => [task.id, { task, rows: new RowStore(task.rows) }]));
   let issued = 0;
   let expiredUpTo = -1;

@@ -1,4 +1,5 @@
-import { RowStore, chunks, csvLines, intParam, json, jsonLines, startMock, type MockFault, type MockRequest, type MockRows, type MockServer, type Reply } from './core.ts';
+import { positiveInteger } from '../../check-options.ts';
+import { RowStore, checkMockOptions, chunks, csvLines, intParam, json, jsonLines, startMock, type MockFault, type MockRequest, type MockRows, type MockServer, type Reply } from './core.ts';
 
 /** A record of a job's data: flat values. */
 export type WebScraperRecord = Record<string, unknown>;
@@ -108,6 +109,12 @@ export async function webScraperApiMock(options: WebScraperApiMockOptions = {}):
   const perPage = options.perPage ?? 100;
   const now = options.now ?? Date.now;
   const limit = options.rateLimit === false ? undefined : (options.rateLimit ?? { limit: 200, windowMs: 15 * 60_000 });
+  checkMockOptions(options.faults, (options.jobs ?? []).map((j) => j.id), 'job');
+  positiveInteger('perPage', perPage);
+  if (limit) {
+    positiveInteger('rateLimit.limit', limit.limit);
+    positiveInteger('rateLimit.windowMs', limit.windowMs);
+  }
   const jobs = new Map<number, Job>((options.jobs ?? []).map((spec) => [spec.id, { spec, rows: new RowStore(spec.rows) }]));
   const deleted = new Set<number>();
   let window = { start: 0, used: 0 };

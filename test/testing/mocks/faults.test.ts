@@ -108,11 +108,11 @@ describe('fault injection (shared by every mock)', () => {
 describe('lazily generated rows', () => {
   const count = 48_000; // about 48 MB: several times what socket and stream buffers hold
   const serve = {
-    'JSON Lines (Web Scraper Cloud)': async (row: (i: number) => object) => {
+    'JSON Lines (Web Scraper Cloud)': async (row: (i: number) => Record<string, unknown>) => {
       api = await webScraperApiMock({ token, rateLimit: false, jobs: [{ id: 7, rows: { count, row } }] });
       return jsonUrl();
     },
-    'a JSON array (Thordata)': async (row: (i: number) => object) => {
+    'a JSON array (Thordata)': async (row: (i: number) => Record<string, unknown>) => {
       const mock = await thordataApiMock({ tasks: [{ id: 't1', rows: { count, row } }] });
       api = mock;
       return mock.fileUrl('t1');
@@ -138,5 +138,15 @@ describe('lazily generated rows', () => {
     // The server never ran ahead of the reader by more than socket and stream buffers, so a
     // 1 GB body costs the mock no more memory than these.
     expect(maxAhead).toBeLessThan(count / 2);
+  });
+});
+
+describe('misconfiguration', () => {
+  it('throws a TypeError naming the option', async () => {
+    await expect(webScraperApiMock({ faults: [{ requests: 0, fault: { kind: 'stall' } }] })).rejects.toThrow(new TypeError('Expected `faults[].requests` to be a positive integer, got 0'));
+    await expect(webScraperApiMock({ faults: [{ fault: { kind: 'status', status: 200 } }] })).rejects.toThrow(/HTTP error status/);
+    await expect(webScraperApiMock({ jobs: [{ id: 1 }, { id: 1 }] })).rejects.toThrow(new TypeError('Expected unique job ids, got 1 twice'));
+    await expect(webScraperApiMock({ rateLimit: { limit: 0, windowMs: 1000 } })).rejects.toThrow(TypeError);
+    await expect(thordataApiMock({ tasks: [{ id: 'a' }, { id: 'a' }] })).rejects.toThrow(TypeError);
   });
 });
