@@ -123,3 +123,27 @@ describe('webScraperApiMock', () => {
     expect(api.requestsWith(token).map((r) => r.path)).toEqual(['/api/v1/scraping-job/7']);
   });
 });
+
+describe('README example', () => {
+  it('a first download cut short is seen, retried, and the job deleted', async () => {
+    api = await webScraperApiMock({
+      token: 'test-token',
+      jobs: [{ id: 1234, rows: { count: 1000, row: (i) => ({ title: `Item ${i}` }) } }],
+      faults: [{ path: '/json', requests: 1, fault: { kind: 'truncate' } }],
+    });
+    // a minimal importer: download until the body is whole, then delete the job
+    let rows: unknown[] = [];
+    for (let attempt = 0; attempt < 3 && rows.length === 0; attempt++) {
+      try {
+        const text = await (await fetch(`${api.apiUrl}scraping-job/1234/json?api_token=test-token`)).text();
+        rows = text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+      } catch {
+        // truncated: try again
+      }
+    }
+    await fetch(`${api.apiUrl}scraping-job/1234?api_token=test-token`, { method: 'DELETE' });
+    expect(rows).toHaveLength(1000);
+    expect(api.requests.filter((r) => r.path.endsWith('/json'))).toHaveLength(2);
+    expect(api.deleted.has(1234)).toBe(true);
+  });
+});
