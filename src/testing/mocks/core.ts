@@ -60,7 +60,7 @@ export class RowStore<T> {
  *   response cleanly when `graceful: true` (a well-formed but short body).
  * - `stall`: send `at` bytes (default half) and then nothing, until the client or `close()` ends it.
  *
- * Cut bodies are built in memory first: use `truncate` and `stall` on modest bodies.
+ * BodyFault bodies are built in memory first: use `truncate` and `stall` on modest bodies.
  *
  * @example
  * ```ts
@@ -68,7 +68,7 @@ export class RowStore<T> {
  * { path: /\/items$/, requests: [2, 3], fault: { kind: 'status', status: 429, retryAfter: 1 } }
  * ```
  */
-export interface MockFault<Extra = never> {
+export interface MockFault<Extra extends { kind: string } = never> {
   /**
    * Which requests: the path (`/v2/datasets/d1/items`), a path ending (`'/json'`), or a pattern.
    * @default every path
@@ -85,12 +85,24 @@ export interface MockFault<Extra = never> {
    */
   requests?: number | readonly number[];
   /** What goes wrong. */
-  fault:
-    | { kind: 'status'; status: number; retryAfter?: number; message?: string }
-    | { kind: 'truncate'; at?: number; chunked?: boolean; graceful?: boolean }
-    | { kind: 'stall'; at?: number }
-    | Extra;
+  fault: StatusFault | BodyFault | Extra;
 }
+
+/** An error status instead of the route's answer. */
+export interface StatusFault {
+  kind: 'status';
+  /** 400–599. */
+  status: number;
+  /** Seconds, sent as `Retry-After`. @default none */
+  retryAfter?: number;
+  /** The error message in the provider's error body. @default the provider's usual text */
+  message?: string;
+}
+
+/** A body cut short (`truncate`) or left hanging (`stall`) after `at` bytes (default half). */
+export type BodyFault = { kind: 'truncate'; at?: number; chunked?: boolean; graceful?: boolean } | { kind: 'stall'; at?: number };
+
+const isCut = (fault: { kind: string }): fault is BodyFault => fault.kind === 'truncate' || fault.kind === 'stall';
 
 /** One request a mock received, as it arrived. */
 export interface RecordedRequest {
@@ -158,7 +170,7 @@ export interface Route {
 }
 
 /** How a provider's mock plugs into the core. */
-export interface MockDefinition<Extra> {
+export interface MockDefinition<Extra extends { kind: string }> {
   routes: Route[];
   faults?: readonly MockFault<Extra>[] | undefined;
   /** The provider's error answer for a status (`retryAfter` when a fault gave one). */
@@ -234,14 +246,14 @@ export function boolParam(value: string | null): boolean {
   return value === '1' || value === 'true';
 }
 
-function matches<E>(fault: MockFault<E>, method: string, path: string): boolean {
+function matches<E extends { kind: string }>(fault: MockFault<E>, method: string, path: string): boolean {
   if (fault.method !== undefined && fault.method.toUpperCase() !== method) return false;
   if (fault.path === undefined) return true;
   if (typeof fault.path === 'string') return path === fault.path || path.endsWith(fault.path);
   return fault.path.test(path);
 }
 
-function fires(entry: { fault: MockFault<unknown>; seen: number }): boolean {
+function fires<E extends { kind: string }>(entry: { fault: MockFault<E>; seen: number }): boolean {
   entry.seen += 1;
   const which = entry.fault.requests;
   return which === undefined || (typeof which === 'number' ? [which] : which).includes(entry.seen);
@@ -253,25 +265,22 @@ function bodyBuffer(body: Reply['body']): Buffer {
   return Buffer.from([...body].join(''));
 }
 
-/** A body fault: where to cut and how to end. */
-type Cut = { kind: 'truncate' | 'stall'; at?: number; chunked?: boolean; graceful?: boolean };
-
-function sendCut(res: http.ServerResponse, reply: Reply, bytes: Buffer, fault: Cut): void {
+function sendCut(res: http.ServerResponse, reply: Reply, bytes: Buffer, fault: BodyFault): void {
   const at = Math.min(fault.at ?? Math.floor(bytes.length / 2), bytes.length);
-  const chunked = fault.kind === 'truncate' && fault.chunked;
+  const chunked = fault.kind === 'truncate' && fault.chunked === true;
   res.writeHead(reply.status, { ...reply.headers, ...(chunked ? {} : { 'content-length': String(bytes.length) }) });
   if (fault.kind === 'stall') {
     res.write(bytes.subarray(0, at));
     return; // nothing more until the client or close() ends the socket
   }
-  if (chunked && fault.graceful) {
+  if (fault.kind === 'truncate' && chunked && fault.graceful) {
     res.end(bytes.subarray(0, at));
     return;
   }
   res.write(bytes.subarray(0, at), () => res.socket?.destroy());
 }
 
-function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply, cut?: Cut): void {
+function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply, cut?: BodyFault): void {
   const gzip = reply.gzip === true && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
   const headers = { ...reply.headers, ...(gzip ? { 'content-encoding': 'gzip' } : {}) };
   if (cut) {
@@ -294,11 +303,11 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply,
 }
 
 /** Checks the faults and the uniqueness of ids, or throws a TypeError naming what is wrong. */
-export function checkMockOptions<E>(faults: readonly MockFault<E>[] | undefined, ids: readonly (string | number)[], what: string): void {
+export function checkMockOptions<E extends { kind: string }>(faults: readonly MockFault<E>[] | undefined, ids: readonly (string | number)[], what: string): void {
   for (const { requests, fault } of faults ?? []) {
     for (const n of requests === undefined ? [] : typeof requests === 'number' ? [requests] : requests) positiveInteger('faults[].requests', n);
-    const status = (fault as { kind: string; status?: number }).status;
-    if ((fault as { kind: string }).kind === 'status' && !(Number.isInteger(status) && status! >= 400 && status! <= 599)) {
+    const status = fault.kind === 'status' ? (fault as StatusFault).status : 400;
+    if (!(Number.isInteger(status) && status >= 400 && status <= 599)) {
       throw new TypeError(`Expected \`faults[].fault.status\` to be an HTTP error status (400-599), got ${String(status)}`);
     }
   }
@@ -309,8 +318,13 @@ export function checkMockOptions<E>(faults: readonly MockFault<E>[] | undefined,
   }
 }
 
+function statusReply<E extends { kind: string }>(definition: MockDefinition<E>, fault: StatusFault): Reply {
+  const reply = definition.error(fault.status, fault.message, fault.retryAfter);
+  return fault.retryAfter === undefined ? reply : { ...reply, headers: { ...reply.headers, 'retry-after': String(fault.retryAfter) } };
+}
+
 /** Starts a mock on 127.0.0.1, an ephemeral port. */
-export async function startMock<Extra>(definition: MockDefinition<Extra>): Promise<MockServer> {
+export async function startMock<Extra extends { kind: string }>(definition: MockDefinition<Extra>): Promise<MockServer> {
   const requests: RecordedRequest[] = [];
   const faults = (definition.faults ?? []).map((fault) => ({ fault, seen: 0 }));
   const server = http.createServer((req, res) => {
@@ -329,20 +343,13 @@ export async function startMock<Extra>(definition: MockDefinition<Extra>): Promi
         return;
       }
       const mreq: MockRequest = { ...base, params: { ...hit.m!.groups } };
-      // Every matching fault counts the request, then the first that fires applies.
-      const firing = faults.filter((entry) => matches(entry.fault, method, url.pathname) && fires(entry));
-      const cut = firing.map((entry) => entry.fault.fault as Cut).find((f) => f.kind === 'truncate' || f.kind === 'stall');
-      const early = firing.find((entry) => (entry.fault.fault as Cut).kind !== 'truncate' && (entry.fault.fault as Cut).kind !== 'stall');
+      // Every matching fault counts the request; an error status answers at once (the route's work
+      // is not done), a body fault cuts the route's successful answer.
+      const firing = faults.filter((entry) => matches(entry.fault, method, url.pathname) && fires(entry)).map((entry) => entry.fault.fault);
+      const cut = firing.find(isCut);
+      const early = firing.find((fault) => !isCut(fault));
       if (early) {
-        const fault = early.fault.fault as { kind: string; status?: number; retryAfter?: number; message?: string };
-        let reply: Reply;
-        if (fault.kind === 'status') {
-          reply = definition.error(fault.status ?? 500, fault.message, fault.retryAfter);
-          if (fault.retryAfter !== undefined) reply.headers = { ...reply.headers, 'retry-after': String(fault.retryAfter) };
-        } else {
-          reply = definition.customFault!(early.fault.fault as Extra, mreq);
-        }
-        send(req, res, reply);
+        send(req, res, early.kind === 'status' ? statusReply(definition, early as StatusFault) : definition.customFault!(early as Extra, mreq));
         return;
       }
       let reply = (!hit.route.public && definition.authorize?.(mreq)) || undefined;
