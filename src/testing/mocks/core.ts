@@ -27,7 +27,7 @@ export class RowStore<T> {
   readonly #base: MockRows<T>;
   readonly #extra: T[] = [];
   constructor(rows: MockRows<T> = []) {
-    this.#base = Array.isArray(rows) ? [...(rows as readonly T[])] : rows;
+    this.#base = rows; // never copied nor changed: `push` appends to a list of its own
   }
   get #baseCount(): number {
     return Array.isArray(this.#base) ? this.#base.length : (this.#base as { count: number }).count;

@@ -101,6 +101,13 @@ describe('apifyApiMock', () => {
     expect(api.requestsWith(token).every((r) => r.path.startsWith('/v2/'))).toBe(true);
   });
 
+  it('answers injected 5xx with an error body, then serves the same page', async () => {
+    api = await apifyApiMock({ token, datasets: { d1: items }, faults: [{ path: '/v2/datasets/d1/items', requests: 1, fault: { kind: 'status', status: 500 } }] });
+    const failed = await get('/v2/datasets/d1/items?offset=2&limit=2');
+    expect([failed.status, (await failed.json()) as unknown]).toEqual([500, { error: { type: 'internal-server-error', message: 'Error 500' } }]);
+    expect(await (await get('/v2/datasets/d1/items?offset=2&limit=2')).json()).toEqual([{}, items[3]]);
+  });
+
   it('streams a lazily generated dataset as a valid JSON array', async () => {
     api = await apifyApiMock({ token, datasets: { big: { count: 50_000, row: (i) => ({ i }) } } });
     const body = await (await get('/v2/datasets/big/items?offset=49998')).json();

@@ -93,6 +93,13 @@ describe('thordataApiMock', () => {
     }
   });
 
+  it('can also answer with a real HTTP 429 or 5xx', async () => {
+    api = await thordataApiMock({ tasks: [{ id }], faults: [{ path: '/tasks-download', requests: 1, fault: { kind: 'status', status: 429, retryAfter: 1 } }] });
+    const limited = await post('tasks-download', { tasks_id: id, type: 'json' });
+    expect([limited.status, limited.body.code]).toEqual([429, 429]);
+    expect((await post('tasks-download', { tasks_id: id, type: 'json' })).body.code).toBe(200);
+  });
+
   it('never needs the API token and key on the file routes', async () => {
     api = await thordataApiMock({ tasks: [{ id, rows: { count: 10_000, row: (i) => ({ i }) } }] });
     const url = (await post('tasks-download', { tasks_id: id, type: 'json' })).body.data.download;
