@@ -99,7 +99,11 @@ export interface StatusFault {
   message?: string;
 }
 
-/** A body cut short (`truncate`) or left hanging (`stall`) after `at` bytes (default half). */
+/**
+ * A body cut short (`truncate`) or left hanging (`stall`) after `at` bytes (default half the body).
+ * `truncate` declares the full `Content-Length` and closes the socket; with `chunked: true` it sends
+ * chunks and closes without the final one, or, with `graceful: true` too, ends a well-formed short body.
+ */
 export type BodyFault = { kind: 'truncate'; at?: number; chunked?: boolean; graceful?: boolean } | { kind: 'stall'; at?: number };
 
 const isCut = (fault: { kind: string }): fault is BodyFault => fault.kind === 'truncate' || fault.kind === 'stall';

@@ -55,6 +55,7 @@ export interface FirecrawlApiMockOptions {
   /**
    * The crawls and batch scrapes.
    * @default []
+   * @example [{ id: 'c1', documents: 250 }, { id: 'b1', kind: 'batch', status: 'scraping', documents: [] }]
    */
   jobs?: readonly FirecrawlMockJob[];
   /**

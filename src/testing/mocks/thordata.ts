@@ -45,6 +45,7 @@ export interface ThordataApiMockOptions {
   /**
    * The tasks.
    * @default []
+   * @example [{ id: '2e9ddee0582a40a9b1c2d3e4f5a6b7c8', rows: [{ title: 'a' }] }, { id: 'r1', status: 'Running' }]
    */
   tasks?: readonly ThordataMockTask[];
   /**

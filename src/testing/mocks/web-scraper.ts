@@ -19,7 +19,11 @@ export interface WebScraperMockJob {
    * @default the other keys of the first record
    */
   columns?: readonly string[];
-  /** Fields merged over the job info (`status`, `sitemap_id`, `custom_id`, …). */
+  /**
+   * Fields merged over the job info (`status`, `sitemap_id`, `custom_id`, …).
+   * @default {} (a finished job)
+   * @example { status: 'stopped', custom_id: 'nightly' }
+   */
   info?: Record<string, unknown>;
   /**
    * The job's problematic URLs.

@@ -30,6 +30,7 @@ describe('webScraperApiMock', () => {
   it('serves job info, JSON Lines with escaped inner newlines, and an empty body for a job without data', async () => {
     api = await webScraperApiMock({ token, jobs: [{ id: 7, rows, info: { custom_id: 'c-7' } }, { id: 8 }] });
     const info = await get('scraping-job/7');
+    expect((await get('scraping-job/7/json?raw=true')).res.status).toBe(200); // accepted, what it changes is unconfirmed
     expect(JSON.parse(info.text)).toMatchObject({ success: true, data: { id: 7, custom_id: 'c-7', status: 'finished', stored_record_count: 2 } });
 
     const { text } = await get('scraping-job/7/json');
