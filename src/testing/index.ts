@@ -419,3 +419,6 @@ export function runEvent<P extends AnyProvider, N extends EventName<P>>(
   }
   return receiver.receive({ type, payload: body, ...(options.id === undefined ? {} : { id: options.id }) });
 }
+
+// Local mocks of the providers' data APIs (see src/testing/mocks/).
+export * from './mocks/index.ts';
