@@ -6,6 +6,11 @@ export type EnqueueResult = 'accepted' | 'duplicate' | 'full';
 
 /** What the receiver gives a queue backend: how to run handlers, the policies, and where to report. */
 export interface QueueRuntime {
+  /**
+   * The receiver's name (its `name` option, by default its provider's): a backend shared by
+   * several receivers keeps each one's deliveries apart by it.
+   */
+  readonly name: string;
   /** How many deliveries may run at once in this process. */
   readonly concurrency: number;
   /** How many deliveries may wait (queued or waiting for a retry) before enqueue answers `full`. */
@@ -48,7 +53,10 @@ export interface QueueRuntime {
  * {@link Store}; a distributed backend (BullMQ) implements the same contract.
  */
 export interface ReceiverQueue {
-  /** Called once by the receiver before anything is enqueued. */
+  /**
+   * Called once by the receiver before anything is enqueued. A backend that can serve one receiver
+   * only throws a `TypeError` when started a second time.
+   */
   start(runtime: QueueRuntime): void;
   /**
    * Accepts a delivery. Settles only once the delivery is kept as durably as the backend keeps
@@ -57,8 +65,11 @@ export interface ReceiverQueue {
    * provider allows keeping it (see `Store.accept`).
    */
   enqueue(delivery: Delivery, body?: ReceivedBody): EnqueueResult | Promise<EnqueueResult>;
-  /** Deliveries waiting and running in this process. */
-  counts(): { queued: number; running: number };
+  /**
+   * Deliveries waiting and running in this process, and the dead letters kept (`dead`: stored
+   * state, so it survives a restart; a backend that cannot tell leaves it out).
+   */
+  counts(): { queued: number; running: number; dead?: number };
   /** The deliveries that failed for good. */
   deadLetters(): Promise<DeadLetter[]>;
   /** Runs a dead letter once more; resolves once it succeeded (and is no longer a dead letter). */

@@ -87,8 +87,8 @@ describe('scrapehook (CLI)', () => {
 
       const listed = await cli(['dead-letters', '--sqlite', db]);
       expect(listed.code).toBe(0);
-      expect(listed.stdout).toMatch(/^ID\s+TYPE\s+ATTEMPTS\s+RECEIVED\s+LAST ERROR\n/);
-      expect(listed.stdout).toMatch(/fail-1\s+crawl\.page\s+1\s+\S+Z\s+handler\.failed: A crawl\.page handler failed: fail-1 is set to fail/);
+      expect(listed.stdout).toMatch(/^RECEIVER\s+ID\s+TYPE\s+ATTEMPTS\s+RECEIVED\s+LAST ERROR\n/);
+      expect(listed.stdout).toMatch(/test\s+fail-1\s+crawl\.page\s+1\s+\S+Z\s+handler\.failed: A crawl\.page handler failed: fail-1 is set to fail/);
       expect(listed.stdout).toContain('2 dead letters.');
       const json = JSON.parse((await cli(['dead-letters', '--sqlite', db, '--json'])).stdout) as { id: string; event: { payload: unknown } }[];
       expect(json.map((l) => l.id)).toEqual(['fail-1', 'fail-2']);
