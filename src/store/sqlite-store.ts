@@ -345,6 +345,8 @@ class SqliteStoreImpl implements SqliteStore {
     // A handler that finishes after close() (it outlived the close timeout) has nowhere to write:
     // the delivery stays unfinished on disk and runs again at the next start.
     if (this.#closed) return;
+    // A dead letter is made or leaves (one not in flight is being replayed): count again when asked.
+    if (update.state === 'dead' || !this.#seqs.has(keyOf(receiver, id))) this.#deadCounts = undefined;
     this.#pending.push({ kind: 'update', receiver, id, update });
     this.#scheduleFlush(false);
   }
@@ -366,6 +368,7 @@ class SqliteStoreImpl implements SqliteStore {
   deadCount(receiver = ''): number {
     if (this.#closed) return 0;
     if (!this.#deadCounts) {
+      this.#flush(); // The state changes that made the count stale.
       const rows = this.#db.prepare("SELECT receiver, COUNT(*) AS n FROM deliveries WHERE state = 'dead' GROUP BY receiver").all() as { receiver: string; n: number }[];
       this.#deadCounts = new Map(rows.map((row) => [row.receiver, row.n]));
     }
