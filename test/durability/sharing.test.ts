@@ -33,12 +33,12 @@ afterEach(async () => {
   for (const hooks of open.splice(0)) await hooks.close({ timeoutMs: 0 });
 });
 
-async function post(hooks: Receiver<AnyProvider>, body: unknown): Promise<number> {
+async function post<P extends AnyProvider>(hooks: Receiver<P>, body: unknown): Promise<number> {
   return (await sendRaw(hooks.nodeHandler(), signed(body))).status;
 }
 
 /** Handlers that hang until the receiver closes: what they run stays unfinished in the backend. */
-function hang(hooks: Receiver<AnyProvider>): Promise<void> {
+function hang<P extends AnyProvider>(hooks: Receiver<P>): Promise<void> {
   const started = deferred();
   hooks.onAny((_event, ctx) => {
     started.resolve();
@@ -48,7 +48,7 @@ function hang(hooks: Receiver<AnyProvider>): Promise<void> {
 }
 
 /** Records the ids (and payloads) each receiver ran. */
-function record(hooks: Receiver<AnyProvider>): unknown[] {
+function record<P extends AnyProvider>(hooks: Receiver<P>): unknown[] {
   const ran: unknown[] = [];
   hooks.onAny((event) => void ran.push(event.payload));
   return ran;
@@ -279,7 +279,7 @@ describe.runIf(redisTestsEnabled('sharing'))('one Redis for several receivers', 
   });
 
   it('counts and lists each receiver’s own dead letters; stats().dead survives a restart', async () => {
-    const failing = (hooks: Receiver<AnyProvider>) =>
+    const failing = <P extends AnyProvider>(hooks: Receiver<P>) =>
       hooks.onAny(() => {
         throw new Error('down');
       });
