@@ -499,9 +499,9 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     deadLetters: () => queue.deadLetters(),
     replay: (id) => queue.replay(id),
     stats() {
-      const { queued, running, dead } = queue.counts();
+      const { queued, running } = queue.counts();
       // Dead letters are stored state: from the backend when it can tell, else counted since start.
-      return { ...counters, rejected: { ...rejected }, queued, running, dead: dead ?? counters.dead };
+      return { ...counters, rejected: { ...rejected }, queued, running, dead: queue.deadCount?.() ?? counters.dead };
     },
     onIdle: () => queue.onIdle(),
     close(closeOptions = {}) {

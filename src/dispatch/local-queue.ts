@@ -69,8 +69,12 @@ export class LocalQueue implements ReceiverQueue {
     );
   }
 
-  counts(): { queued: number; running: number; dead: number } {
-    return { queued: this.#waiting, running: this.#running, dead: this.#store.deadCount?.() ?? this.#dead };
+  counts(): { queued: number; running: number } {
+    return { queued: this.#waiting, running: this.#running };
+  }
+
+  deadCount(): number {
+    return this.#store.deadCount?.() ?? this.#dead;
   }
 
   async deadLetters(): Promise<DeadLetter[]> {

@@ -65,11 +65,14 @@ export interface ReceiverQueue {
    * provider allows keeping it (see `Store.accept`).
    */
   enqueue(delivery: Delivery, body?: ReceivedBody): EnqueueResult | Promise<EnqueueResult>;
+  /** Deliveries waiting and running in this process. */
+  counts(): { queued: number; running: number };
   /**
-   * Deliveries waiting and running in this process, and the dead letters kept (`dead`: stored
-   * state, so it survives a restart; a backend that cannot tell leaves it out).
+   * Optional: the dead letters kept, answered synchronously from memory (`stats().dead`). Stored
+   * state, so it does not start from 0 at a restart. Without it, `stats().dead` counts the
+   * deliveries that became dead letters since the receiver started.
    */
-  counts(): { queued: number; running: number; dead?: number };
+  deadCount?(): number;
   /** The deliveries that failed for good. */
   deadLetters(): Promise<DeadLetter[]>;
   /** Runs a dead letter once more; resolves once it succeeded (and is no longer a dead letter). */

@@ -316,8 +316,13 @@ class BullmqQueue implements ReceiverQueue {
     return 'accepted';
   }
 
-  counts(): { queued: number; running: number; dead: number } {
-    return { queued: this.#queuedAtCount + this.#addedSinceCount, running: this.#running, dead: Math.max(0, this.#deadAtCount + this.#deadSinceCount) };
+  counts(): { queued: number; running: number } {
+    return { queued: this.#queuedAtCount + this.#addedSinceCount, running: this.#running };
+  }
+
+  /** Failed jobs in Redis (every process's), read with the queue length, plus those made here since. */
+  deadCount(): number {
+    return Math.max(0, this.#deadAtCount + this.#deadSinceCount);
   }
 
   async deadLetters(): Promise<DeadLetter[]> {

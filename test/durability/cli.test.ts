@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { createReceiver, sqliteStore, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import { findReceiverQueues } from '../../src/queue/bullmq/admin.ts';
 import { freePort, redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
 import { sendRaw } from '../helpers/http.ts';
 import { shoutingProvider } from '../helpers/shouting-provider.ts';
@@ -213,6 +214,9 @@ describe('scrapehook (CLI)', () => {
         expect(shout.map((l) => [l.receiver, l.id])).toEqual([['shout', 'same']]);
         expect(JSON.parse((await cli(['stats', '--receiver', 'test', '--json'], env)).stdout)).toMatchObject({ dead: 2 });
         expect(await cli(['replay', 'only-test', '--receiver', 'shout'], env)).toMatchObject({ code: 1 });
+        // Looking creates no queue: a typo or the CLI's own probe is never found as a receiver.
+        expect(await cli(['stats', '--receiver', 'typo'], env)).toMatchObject({ code: 0 });
+        expect(await findReceiverQueues({ url: redis.url }, 'bull')).toEqual(['scrapehook-shout', 'scrapehook-test']);
       } finally {
         await close();
       }

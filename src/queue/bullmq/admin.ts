@@ -27,6 +27,8 @@ function openQueue(connection: NormalizedConnection, name: string, prefix: strin
     // ioredis options that BullMQ hands through.
     connection: { ...connection, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null },
     prefix,
+    // An operator's look must not create the queue's meta key (nor make a typo a queue the CLI finds).
+    skipMetasUpdate: true,
   });
   const failure = new Promise<never>((_, reject) => queue.on('error', reject));
   failure.catch(() => {});
