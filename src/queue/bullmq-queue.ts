@@ -37,10 +37,10 @@ export interface BullmqQueueOptions {
    */
   connection: RedisConnection;
   /**
-   * The BullMQ queue name. Processes running the same receiver share its queue: the work, the
-   * dedupe ids and the dead letters. Each receiver needs a queue of its own (a worker runs every
-   * job of its queue with its receiver's handlers and schemas): a second receiver on a queue that
-   * a receiver of this process uses throws a `TypeError`.
+   * The BullMQ queue name. Instances of the same receiver (same `name`) share its queue: the
+   * work, the dedupe ids and the dead letters. Each receiver needs a queue of its own (a worker
+   * runs every job of its queue with its receiver's handlers and schemas): a receiver with another
+   * name on a queue that a receiver of this process uses throws a `TypeError`.
    * @default `scrapehook-<receiver name>`, e.g. 'scrapehook-firecrawl'
    * @example name: 'hooks-firecrawl'
    */
