@@ -548,7 +548,10 @@ class SqliteStoreImpl implements SqliteStore {
         .transaction((): StoredDelivery[] => {
           // Only those of the receivers watching here: another store on this file serves the others.
           const seqs = this.#db
-            .prepare('SELECT seq FROM requeued JOIN deliveries USING (seq) WHERE receiver IN (SELECT value FROM json_each(?)) ORDER BY at LIMIT 1000')
+            .prepare(
+              // CROSS JOIN: from the (nearly always empty) flags to their rows, never a scan of every delivery.
+              'SELECT r.seq FROM requeued AS r CROSS JOIN deliveries AS d ON d.seq = r.seq WHERE d.receiver IN (SELECT value FROM json_each(?)) ORDER BY r.at LIMIT 1000',
+            )
             .pluck()
             .all(JSON.stringify([...this.#watchers.keys()])) as number[];
           if (seqs.length === 0) return [];

@@ -227,7 +227,7 @@ export function countStates(db: Database, receiver?: string, now = Date.now()): 
   const params = receiver === undefined ? {} : { receiver };
   const rows = db.prepare(`SELECT state, COUNT(*) AS n FROM deliveries ${mine} GROUP BY state`).all(params) as { state: DeliveryState; n: number }[];
   for (const { state, n } of rows) counts[state] = n;
-  counts.requeued = (db.prepare(`SELECT COUNT(*) AS n FROM requeued JOIN deliveries USING (seq) ${mine}`).get(params) as { n: number }).n;
+  counts.requeued = (db.prepare(`SELECT COUNT(*) AS n FROM requeued CROSS JOIN deliveries USING (seq) ${mine}`).get(params) as { n: number }).n;
   // Ids written before schema 4 (receiver NULL) hold for every receiver.
   const ids = receiver === undefined ? '' : 'AND (receiver = @receiver OR receiver IS NULL)';
   counts.dedupeIds = (db.prepare(`SELECT COUNT(*) AS n FROM dedupe WHERE expires_at > @now ${ids}`).get({ ...params, now }) as { n: number }).n;
