@@ -33,6 +33,16 @@ export interface ReceiverOptions<P extends AnyProvider> {
   /** The sender: `firecrawl(...)`, `apify(...)`, or your own `defineProvider(...)`. */
   provider: P;
   /**
+   * This receiver's name: a store or a Redis shared by several receivers records each delivery
+   * with it, and each receiver recovers, lists, replays and counts only its own (the CLI shows it
+   * and filters by it with `--receiver`). With `bullmqQueue`, the default queue is
+   * `scrapehook-<name>`. Two receivers of one provider sharing a store need a name each: a second
+   * receiver with a name already using the store throws a `TypeError`.
+   * @default the provider's name, e.g. `'firecrawl'`
+   * @example name: 'apify-team-b'
+   */
+  name?: string;
+  /**
    * How many deliveries run their handlers at once.
    * @default 10
    */
@@ -112,6 +122,8 @@ export type Unsubscribe = () => void;
 export interface Receiver<P extends AnyProvider> {
   /** The provider this receiver accepts deliveries from. */
   readonly provider: P;
+  /** This receiver's name (its `name` option, by default the provider's name). */
+  readonly name: string;
   /**
    * Registers a handler for an event type, a dotted-prefix wildcard (`crawl.*`) or a provider
    * alias; the payload is typed from the provider's schema. Handlers run after the sender has its
@@ -137,7 +149,11 @@ export interface Receiver<P extends AnyProvider> {
   deadLetters(): Promise<DeadLetter[]>;
   /** Runs a dead letter again; it leaves the dead letters once it succeeds. */
   replay(id: string): Promise<void>;
-  /** Counters for health checks and metrics. */
+  /**
+   * Counters for health checks and metrics. `dead`, `queued` and `running` describe the deliveries
+   * kept now (`dead` is read from the store, so it survives restarts); the others count events
+   * since this receiver started.
+   */
   stats(): ReceiverStats;
   /** Resolves when no delivery is queued, waiting for a retry, or running. */
   onIdle(): Promise<void>;
@@ -195,7 +211,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   if (options.store !== undefined && options.queue !== undefined) {
     throw new TypeError('Expected either `store` or `queue`, got both: a queue backend keeps its own state');
   }
-  const queue = options.queue ?? new LocalQueue(options.store ?? memoryStore({ maxIds: dedupeMax || undefined }));
+  const name = receiverName(options.name ?? provider.name, options.name === undefined);
+  const queue = options.queue ?? new LocalQueue(storeFor(options.store ?? memoryStore({ maxIds: dedupeMax || undefined }), name));
 
   const handlers = new Map<string, Set<AnyHandler>>();
   const anyHandlers = new Set<AnyHandler>();
@@ -353,6 +370,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   }
 
   const runtime: QueueRuntime = {
+    name,
     concurrency,
     maxQueued,
     attempts,
@@ -447,6 +465,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
 
   const receiver: Receiver<P> = {
     provider,
+    name,
     on(pattern, handler) {
       const patterns: readonly string[] = typeof pattern === 'string' ? [pattern] : (pattern as readonly string[]);
       const offs = patterns.map((name) => {
@@ -484,7 +503,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     replay: (id) => queue.replay(id),
     stats() {
       const { queued, running } = queue.counts();
-      return { ...counters, rejected: { ...rejected }, queued, running };
+      // Dead letters are stored state: from the backend when it can tell, else counted since start.
+      return { ...counters, rejected: { ...rejected }, queued, running, dead: queue.deadCount?.() ?? counters.dead };
     },
     onIdle: () => queue.onIdle(),
     close(closeOptions = {}) {
@@ -503,6 +523,39 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   return receiver;
 }
 
+/**
+ * A receiver's name: it tags what a shared store keeps and names a BullMQ queue, so it may not
+ * hold `:` (BullMQ's separator) or control characters.
+ */
+function receiverName(name: unknown, fromProvider: boolean): string {
+  // eslint-disable-next-line no-control-regex
+  if (typeof name !== 'string' || name === '' || name.length > 100 || /[:\x00-\x1f\x7f]/.test(name)) {
+    throw new TypeError(
+      `Expected \`name\` to be a non-empty name of at most 100 characters without ':' or control characters, got ${JSON.stringify(name)}` +
+        (fromProvider ? " (the provider's name, the default): give the receiver a `name`" : ''),
+    );
+  }
+  return name;
+}
+
+/** Stores that serve a receiver already and cannot serve another (they have no `forReceiver`). */
+const singleUse = new WeakMap<Store, string>();
+
+/** The view of `store` for the receiver `name`: its own deliveries only. */
+function storeFor(store: Store, name: string): Store {
+  if (typeof store !== 'object' || store === null || typeof store.accept !== 'function') {
+    throw new TypeError(`Expected \`store\` to be a store (memoryStore(), sqliteStore(...)), got ${store === null ? 'null' : typeof store}`);
+  }
+  if (typeof store.forReceiver === 'function') return store.forReceiver(name);
+  const user = singleUse.get(store);
+  if (user !== undefined) {
+    throw new TypeError(
+      `Expected a store of its own for receiver ${JSON.stringify(name)}: this store serves receiver ${JSON.stringify(user)} and has no forReceiver() to serve several`,
+    );
+  }
+  singleUse.set(store, name);
+  return store;
+}
 
 function parseLimit(value: number | string): number {
   const parsed = typeof value === 'number' ? value : bytes(value);

@@ -233,7 +233,10 @@ export interface ReceiverStats {
   duplicates: number;
   /** Requests refused, by error type (`unauthorized`, `payload.invalid`, `queue.full`, ...). */
   rejected: Partial<Record<string, number>>;
-  /** Deliveries waiting to run (including those waiting for a retry). */
+  /**
+   * Deliveries waiting to run (including those waiting for a retry): in this process (the
+   * in-process queue re-queues at start what the store kept unfinished), or in Redis with BullMQ.
+   */
   queued: number;
   /** Deliveries whose handlers are running. */
   running: number;
@@ -241,6 +244,10 @@ export interface ReceiverStats {
   succeeded: number;
   /** Failed attempts that were scheduled again. */
   retried: number;
-  /** Deliveries that failed for good. */
+  /**
+   * This receiver's dead letters kept by its store or Redis (not reset by a restart; down when one
+   * is replayed successfully, also by `scrapehook replay`). With a custom queue without
+   * `deadCount()`, the deliveries that failed for good since this receiver started.
+   */
   dead: number;
 }

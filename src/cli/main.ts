@@ -5,9 +5,9 @@ import type { StoredDeadLetter } from '../store/types.ts';
 import type { DeadLetter } from '../types.ts';
 import { normalizeConnection, redactRedisUrl } from '../queue/bullmq/connection.ts';
 import { scrubMessage } from '../log.ts';
-import { openAdminQueue } from '../queue/bullmq/admin.ts';
-import { DEFAULT_QUEUE_NAME } from '../queue/bullmq/jobs.ts';
-import { countStates, openDatabase, requeueDeadLetters, SELECT_DELIVERY, toDeadLetter, type DeliveryRow } from '../store/sqlite/database.ts';
+import { findReceiverQueues, openAdminQueue, type AdminQueue, type ReceiverDeadLetter } from '../queue/bullmq/admin.ts';
+import { defaultQueueName, type BullmqCounts } from '../queue/bullmq/jobs.ts';
+import { countStates, openDatabase, requeueDeadLetters, selectDeadLetters, toDeadLetter } from '../store/sqlite/database.ts';
 
 /** Where the CLI writes, and what it reads from the environment (injected by tests). */
 export interface CliIo {
@@ -34,10 +34,13 @@ Backend (one of):
   --redis <url>            The Redis given to bullmqQueue({ connection }), e.g. redis://host:6379/0.
                            Defaults to the environment variable SCRAPEHOOK_REDIS_URL; prefer it when
                            the URL holds a password (command lines are visible to other users).
-  --queue <name>           The BullMQ queue name (default: ${DEFAULT_QUEUE_NAME})
+  --queue <name>           A BullMQ queue name given to bullmqQueue({ name }) (default: the queue
+                           of --receiver, else every ${defaultQueueName('<receiver>')} queue)
   --prefix <prefix>        The BullMQ key prefix (default: bull)
 
 Options:
+  --receiver <name>        Only this receiver's deliveries (createReceiver's \`name\`, by default
+                           its provider's name: firecrawl, apify, ...). Default: every receiver
   --all                    replay: every dead letter
   --json                   Print JSON (dead letters with their payloads)
   -h, --help               Show this help
@@ -47,18 +50,20 @@ Exit codes: 0 done; 1 failed (backend error, or an id that is not a dead letter)
 
 Examples:
   scrapehook dead-letters --sqlite ./hooks.db
-  scrapehook replay wh_123 --sqlite ./hooks.db
+  scrapehook replay wh_123 --sqlite ./hooks.db --receiver firecrawl
   SCRAPEHOOK_REDIS_URL=redis://:secret@cache:6379 scrapehook replay --all
-  scrapehook stats --redis redis://localhost:6379 --queue firecrawl --json
+  scrapehook stats --redis redis://localhost:6379 --receiver apify --json
 `;
 
 class UsageError extends Error {}
 
-type Backend = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; queue: string; prefix: string };
+type Backend = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; queue: string | undefined; prefix: string };
 
 interface Command {
   readonly name: 'dead-letters' | 'replay' | 'stats';
   readonly ids: readonly string[] | undefined;
+  /** `--receiver`: only this receiver's deliveries; undefined for every receiver's. */
+  readonly receiver: string | undefined;
   readonly json: boolean;
   readonly backend: Backend;
 }
@@ -99,6 +104,7 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
       redis: { type: 'string' },
       queue: { type: 'string' },
       prefix: { type: 'string' },
+      receiver: { type: 'string' },
       all: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -128,16 +134,23 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
     backend = { kind: 'sqlite', path: values.sqlite };
   } else if (redisUrl !== undefined && redisUrl !== '') {
     if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`expected a redis:// or rediss:// URL, got ${redactRedisUrl(redisUrl)}`);
-    backend = { kind: 'redis', url: redisUrl, queue: values.queue ?? DEFAULT_QUEUE_NAME, prefix: values.prefix ?? 'bull' };
+    const queue = values.queue ?? (values.receiver === undefined ? undefined : defaultQueueName(values.receiver));
+    backend = { kind: 'redis', url: redisUrl, queue, prefix: values.prefix ?? 'bull' };
   } else {
     throw new UsageError('which backend? Give --sqlite <path> or --redis <url> (or set SCRAPEHOOK_REDIS_URL)');
   }
-  return { name, ids: values.all ? undefined : ids, json: values.json === true, backend };
+  if (values.receiver === '') throw new UsageError('--receiver needs a name');
+  return { name, ids: values.all ? undefined : ids, receiver: values.receiver, json: values.json === true, backend };
 }
 
 /** A dead letter whose body was kept as received, shown with that body decoded as its payload. */
 function withDecodedBody({ body, ...letter }: StoredDeadLetter): DeadLetter {
   return body ? { ...letter, event: { ...letter.event, payload: decodedOrUndefined(body) } } : letter;
+}
+
+/** A dead letter with its receiver first, as the CLI prints it. */
+function withReceiver(receiver: string, letter: DeadLetter): ReceiverDeadLetter {
+  return { receiver, ...letter };
 }
 
 function runSqlite(command: Command, path: string, io: CliIo): number {
@@ -151,14 +164,18 @@ function runSqlite(command: Command, path: string, io: CliIo): number {
   try {
     switch (command.name) {
       case 'dead-letters': {
-        const rows = db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' ORDER BY seq`).all() as DeliveryRow[];
-        printDeadLetters(rows.map(toDeadLetter).map(withDecodedBody), command.json, io);
+        const rows = selectDeadLetters(db, command.receiver);
+        printDeadLetters(
+          rows.map((row) => withReceiver(row.receiver, withDecodedBody(toDeadLetter(row)))),
+          command.json,
+          io,
+        );
         return EXIT.ok;
       }
       case 'replay':
-        return printReplayed(command.ids, requeueDeadLetters(db, command.ids), command.json, io, 'a running receiver on this file picks them up');
+        return printReplayed(command.ids, requeueDeadLetters(db, command.ids, command.receiver), command.json, io, 'a running receiver on this file picks them up');
       case 'stats':
-        printStats(countStates(db), command.json, io);
+        printStats(countStates(db, command.receiver), command.json, io);
         return EXIT.ok;
     }
   } finally {
@@ -167,26 +184,49 @@ function runSqlite(command: Command, path: string, io: CliIo): number {
 }
 
 async function runRedis(command: Command, backend: Extract<Backend, { kind: 'redis' }>, io: CliIo): Promise<number> {
-  const queue = openAdminQueue(normalizeConnection(backend.url), backend.queue, backend.prefix);
+  const connection = normalizeConnection(backend.url);
+  // One queue per receiver: the one asked for, or every receiver's default queue found on this Redis.
+  let names: string[];
+  try {
+    names = backend.queue === undefined ? await findReceiverQueues(connection, backend.prefix) : [backend.queue];
+  } catch (error) {
+    throw new Error(`${redactRedisUrl(backend.url)}: ${(error as Error).message}`, { cause: error });
+  }
+  const queues = names.map((name) => openAdminQueue(connection, name, backend.prefix));
+  /** Runs `work` on each queue in turn, naming the queue in an error. */
+  const each = async <T>(work: (queue: AdminQueue) => Promise<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for (const queue of queues) {
+      try {
+        out.push(await work(queue));
+      } catch (error) {
+        throw new Error(`${queue.where}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return out;
+  };
   try {
     switch (command.name) {
       case 'dead-letters':
-        printDeadLetters(await queue.deadLetters(), command.json, io);
+        printDeadLetters((await each((queue) => queue.deadLetters())).flat(), command.json, io);
         return EXIT.ok;
       case 'replay':
-        return printReplayed(command.ids, await queue.replay(command.ids), command.json, io, "the receivers' workers pick them up");
-      case 'stats':
-        printStats(await queue.stats(), command.json, io);
+        return printReplayed(command.ids, [...new Set((await each((queue) => queue.replay(command.ids))).flat())], command.json, io, "the receivers' workers pick them up");
+      case 'stats': {
+        const total: BullmqCounts = { queued: 0, running: 0, dead: 0, workers: 0 };
+        for (const counts of await each((queue) => queue.stats())) {
+          for (const key of ['queued', 'running', 'dead', 'workers'] as const) total[key] = (total[key] ?? 0) + (counts[key] ?? 0);
+        }
+        printStats(total, command.json, io);
         return EXIT.ok;
+      }
     }
-  } catch (error) {
-    throw new Error(`${queue.where}: ${(error as Error).message}`, { cause: error });
   } finally {
-    await queue.close();
+    await Promise.all(queues.map((queue) => queue.close()));
   }
 }
 
-function printDeadLetters(letters: readonly DeadLetter[], json: boolean, io: CliIo): void {
+function printDeadLetters(letters: readonly ReceiverDeadLetter[], json: boolean, io: CliIo): void {
   if (json) {
     io.stdout(`${JSON.stringify(letters, null, 2)}\n`);
     return;
@@ -195,8 +235,8 @@ function printDeadLetters(letters: readonly DeadLetter[], json: boolean, io: Cli
     io.stdout('No dead letters.\n');
     return;
   }
-  const rows = letters.map((l) => [l.id, l.event.type, String(l.attempts), l.event.receivedAt.toISOString(), `${l.error.type}: ${oneLine(l.error.message)}`]);
-  io.stdout(table(['ID', 'TYPE', 'ATTEMPTS', 'RECEIVED', 'LAST ERROR'], rows));
+  const rows = letters.map((l) => [l.receiver, l.id, l.event.type, String(l.attempts), l.event.receivedAt.toISOString(), `${l.error.type}: ${oneLine(l.error.message)}`]);
+  io.stdout(table(['RECEIVER', 'ID', 'TYPE', 'ATTEMPTS', 'RECEIVED', 'LAST ERROR'], rows));
   io.stdout(`${letters.length} dead letter${letters.length === 1 ? '' : 's'}. Replay with: scrapehook replay <id> (or --all)\n`);
 }
 

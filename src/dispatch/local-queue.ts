@@ -35,6 +35,8 @@ export class LocalQueue implements ReceiverQueue {
   #closing = false;
   #recovered: Promise<void> = Promise.resolve();
   readonly #idleWaiters = new Set<() => void>();
+  /** Dead letters kept, for a store without `deadCount()`: counted at start, then kept in step. */
+  #dead = 0;
   /** Stops watching the store for deliveries re-queued from outside (`Store.watch`). */
   #unwatch: (() => void) | undefined;
 
@@ -72,6 +74,10 @@ export class LocalQueue implements ReceiverQueue {
     return { queued: this.#waiting, running: this.#running };
   }
 
+  deadCount(): number {
+    return this.#store.deadCount?.() ?? this.#dead;
+  }
+
   async deadLetters(): Promise<DeadLetter[]> {
     return Promise.all((await this.#store.deadLetters()).map((letter) => this.#showDeadLetter(letter)));
   }
@@ -83,6 +89,7 @@ export class LocalQueue implements ReceiverQueue {
     // A body kept as received is validated again: an invalid one rejects and stays a dead letter.
     const delivery = letter.body ? await this.#runtime.revive(kept, letter.body) : kept;
     const entry: Entry = { delivery, attempts: letter.attempts, done: new Set(), key: undefined };
+    this.#dead--;
     this.#waiting++;
     await this.#queue
       .add(async () => {
@@ -90,6 +97,7 @@ export class LocalQueue implements ReceiverQueue {
         const error = await this.#attempt(entry);
         if (error) {
           await this.#store.update(delivery.id, { state: 'dead', attempts: entry.attempts, error: serialize(error) });
+          this.#dead++;
           throw error;
         }
       })
@@ -166,6 +174,8 @@ export class LocalQueue implements ReceiverQueue {
   }
 
   async #recover(): Promise<void> {
+    // Dead letters are stored state: counted from the store, not from zero at each start.
+    if (!this.#store.deadCount) this.#dead += (await this.#store.deadLetters()).length;
     const unfinished = await this.#store.unfinished();
     // Revived first, admitted after in one go: in their order, ahead of anything accepted meanwhile.
     const revived = await Promise.all(unfinished.map((stored) => this.#revive(stored)));
@@ -179,6 +189,7 @@ export class LocalQueue implements ReceiverQueue {
     // After recovery, so that a delivery re-queued before the start is not admitted twice.
     if (this.#closing) return;
     this.#unwatch = this.#store.watch?.((stored) => {
+      this.#dead--; // A dead letter re-queued from outside.
       if (this.#closing) return; // It stays queued in the store and runs at the next start.
       this.#runtime.logger.info({ id: stored.id }, 'scrapehook: running a delivery re-queued from outside (replay)');
       void this.#revive(stored).then((delivery) => {
@@ -205,6 +216,7 @@ export class LocalQueue implements ReceiverQueue {
       );
       try {
         await this.#store.update(stored.id, { state: 'dead', attempts: stored.attempts, error: serialize(failure) });
+        this.#dead++;
       } catch (updateError) {
         this.#runtime.logger.error({ err: updateError, id: stored.id }, 'scrapehook: could not record a delivery state');
       }
@@ -264,6 +276,7 @@ export class LocalQueue implements ReceiverQueue {
     const { delivery, attempts } = entry;
     if (attempts >= this.#runtime.attempts) {
       await this.#store.update(delivery.id, { state: 'dead', attempts, error: serialize(error) });
+      this.#dead++;
       this.#runtime.dead(delivery, attempts, error);
       this.#finished(entry);
       return;

@@ -6,6 +6,11 @@ export type EnqueueResult = 'accepted' | 'duplicate' | 'full';
 
 /** What the receiver gives a queue backend: how to run handlers, the policies, and where to report. */
 export interface QueueRuntime {
+  /**
+   * The receiver's name (its `name` option, by default its provider's): a backend shared by
+   * several receivers keeps each one's deliveries apart by it.
+   */
+  readonly name: string;
   /** How many deliveries may run at once in this process. */
   readonly concurrency: number;
   /** How many deliveries may wait (queued or waiting for a retry) before enqueue answers `full`. */
@@ -48,7 +53,10 @@ export interface QueueRuntime {
  * {@link Store}; a distributed backend (BullMQ) implements the same contract.
  */
 export interface ReceiverQueue {
-  /** Called once by the receiver before anything is enqueued. */
+  /**
+   * Called once by the receiver before anything is enqueued. A backend that can serve one receiver
+   * only throws a `TypeError` when started a second time.
+   */
   start(runtime: QueueRuntime): void;
   /**
    * Accepts a delivery. Settles only once the delivery is kept as durably as the backend keeps
@@ -61,6 +69,12 @@ export interface ReceiverQueue {
   enqueue(delivery: Delivery, body?: ReceivedBody): EnqueueResult | Promise<EnqueueResult>;
   /** Deliveries waiting and running in this process. */
   counts(): { queued: number; running: number };
+  /**
+   * Optional: the dead letters kept, answered synchronously from memory (`stats().dead`). Stored
+   * state, so it does not start from 0 at a restart. Without it, `stats().dead` counts the
+   * deliveries that became dead letters since the receiver started.
+   */
+  deadCount?(): number;
   /** The deliveries that failed for good. */
   deadLetters(): Promise<DeadLetter[]>;
   /** Runs a dead letter once more; resolves once it succeeded (and is no longer a dead letter). */

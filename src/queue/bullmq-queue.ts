@@ -9,7 +9,7 @@ import {
   CLAIM_MS,
   CLAIM_SCRIPT,
   deadLettersOf,
-  DEFAULT_QUEUE_NAME,
+  defaultQueueName,
   encodeJobId,
   failedJobs,
   findDeadLetter,
@@ -37,9 +37,12 @@ export interface BullmqQueueOptions {
    */
   connection: RedisConnection;
   /**
-   * The BullMQ queue name. Receivers that share it share the work, the dedupe ids and the dead
-   * letters: use one name per provider (or per receiver).
-   * @default 'scrapehook'
+   * The BullMQ queue name. Instances of the same receiver (same `name`) share its queue: the
+   * work, the dedupe ids and the dead letters. Each receiver needs a queue of its own (a worker
+   * runs every job of its queue with its receiver's handlers and schemas): a receiver with another
+   * name on a queue that a receiver of this process uses throws a `TypeError`.
+   * @default `scrapehook-<receiver name>`, e.g. 'scrapehook-firecrawl'
+   * @example name: 'hooks-firecrawl'
    */
   name?: string;
   /**
@@ -132,8 +135,8 @@ export function bullmqQueue(options: BullmqQueueOptions): ReceiverQueue {
     throw new TypeError(`Expected options with a \`connection\`, got ${options === null ? 'null' : typeof options}`);
   }
   const connection = normalizeConnection(options.connection);
-  const name = options.name ?? DEFAULT_QUEUE_NAME;
-  if (typeof name !== 'string' || name === '' || name.includes(':')) {
+  const { name } = options;
+  if (name !== undefined && (typeof name !== 'string' || name === '' || name.includes(':'))) {
     throw new TypeError(`Expected \`name\` to be a non-empty queue name without ':', got ${JSON.stringify(name)}`);
   }
   const prefix = options.prefix ?? 'bull';
@@ -158,7 +161,8 @@ export function bullmqQueue(options: BullmqQueueOptions): ReceiverQueue {
 interface Settings {
   readonly bullmq: BullmqModule;
   readonly connection: NormalizedConnection;
-  readonly name: string;
+  /** The queue name given; undefined for the receiver's default. */
+  readonly name: string | undefined;
   readonly prefix: string;
   readonly workers: boolean;
   readonly lockDurationMs: number;
@@ -197,6 +201,9 @@ interface RedisCalls {
 const FRESH_MAX_COUNT = 10_000;
 const FRESH_MAX_BYTES = 16 * 1024 * 1024;
 
+/** Per queue (where it is, its prefix) started in this process, the receiver it serves. */
+const queuesInUse = new Map<string, string>();
+
 const CLAIM = 'scrapehookClaim';
 const JOIN = 'scrapehookLineJoin';
 const LEAVE = 'scrapehookLineLeave';
@@ -233,16 +240,39 @@ class BullmqQueue implements ReceiverQueue {
   #closed: Promise<void> | undefined;
   /** Connections whose socket is corked until the end of this event-loop turn. */
   readonly #corked = new Set<RedisCalls>();
-  readonly #where: string;
+  #where = '';
+  /** The dead letters (failed jobs) at the last count, plus those this process made since. */
+  #deadAtCount = 0;
+  #deadSinceCount = 0;
+  /** Releases this queue's place in {@link queuesInUse}. */
+  #release: (() => void) | undefined;
 
   constructor(settings: Settings) {
     this.#settings = settings;
-    this.#where = `${describeConnection(settings.connection)} queue ${settings.name}`;
   }
 
   start(runtime: QueueRuntime): void {
+    if (this.#runtime) {
+      throw new TypeError(
+        `Expected a bullmqQueue() of its own for receiver ${JSON.stringify(runtime.name)}: this one serves receiver ${JSON.stringify(this.#runtime.name)} (a worker runs every job of its queue with its receiver's handlers)`,
+      );
+    }
+    const { bullmq, connection, prefix } = this.#settings;
+    const name = this.#settings.name ?? defaultQueueName(runtime.name);
+    this.#where = `${describeConnection(connection)} queue ${name}`;
+    // Two receivers of this process on one queue would run each other's deliveries.
+    const place = `${this.#where} prefix ${prefix}`;
+    const user = queuesInUse.get(place);
+    if (user !== undefined && user !== runtime.name) {
+      throw new TypeError(
+        `Expected a queue of its own for receiver ${JSON.stringify(runtime.name)}: ${this.#where} serves receiver ${JSON.stringify(user)}; give bullmqQueue() another \`name\` (or leave it out)`,
+      );
+    }
+    queuesInUse.set(place, runtime.name);
+    this.#release = () => {
+      if (queuesInUse.get(place) === runtime.name) queuesInUse.delete(place);
+    };
     this.#runtime = runtime;
-    const { bullmq, connection, name, prefix } = this.#settings;
     const { logger } = runtime;
     this.#queue = new bullmq.Queue<JobData, void, string>(name, { connection: { ...connection }, prefix });
     this.#queue.on('error', (error) => logger.error({ err: error, redis: this.#where }, 'scrapehook: BullMQ queue error'));
@@ -365,7 +395,7 @@ class BullmqQueue implements ReceiverQueue {
     // Before the connection was first ready, wait for it (within the timeout) rather than refuse.
     const client = this.#connected ?? (await this.#client);
     this.#batchWrites(client);
-    const job: BullJob = new this.#settings.bullmq.Job(this.#queue, delivery.type, toJobData(delivery, orderKey, body?.type), opts, jobId);
+    const job: BullJob = new this.#settings.bullmq.Job(this.#queue, delivery.type, toJobData(delivery, orderKey, body?.type, runtime.name), opts, jobId);
     // Issued back to back on the queue's connection, so Redis runs them in this order (a MULTI
     // would be atomic, but ioredis sends a script in a MULTI with its whole source every time).
     // The body, if kept, is written first: a job never exists without it.
@@ -389,6 +419,11 @@ class BullmqQueue implements ReceiverQueue {
     return { queued: this.#queuedAtCount + this.#addedSinceCount, running: this.#running };
   }
 
+  /** Failed jobs in Redis (every process's), read with the queue length, plus those made here since. */
+  deadCount(): number {
+    return Math.max(0, this.#deadAtCount + this.#deadSinceCount);
+  }
+
   async deadLetters(): Promise<DeadLetter[]> {
     const [jobs, client] = await Promise.all([failedJobs(this.#queue), this.#client]);
     return deadLettersOf(jobs, client, this.#prefix, (d, b) => this.#runtime.revive(d, b));
@@ -399,6 +434,7 @@ class BullmqQueue implements ReceiverQueue {
     if (!job?.id) throw new RangeError(`No dead letter with id ${JSON.stringify(id)}`);
     // One more attempt (attemptsMade is kept), run by whichever worker takes it.
     await job.retry('failed');
+    this.#deadSinceCount--;
     const jobId = job.id;
     for (;;) {
       if (this.#closed) throw new WebhookError('receiver.closing', 'The receiver closed before the replay finished');
@@ -422,6 +458,8 @@ class BullmqQueue implements ReceiverQueue {
     for (;;) {
       if (this.#running === 0) {
         const counts = await queueCounts(this.#queue);
+        this.#deadAtCount = counts.dead;
+        this.#deadSinceCount = 0;
         if (counts.queued === 0 && counts.running === 0 && this.#running === 0) {
           this.#queuedAtCount = 0;
           this.#addedSinceCount = 0;
@@ -439,6 +477,7 @@ class BullmqQueue implements ReceiverQueue {
    */
   async close(timeoutMs: number): Promise<boolean> {
     this.#closing = true;
+    this.#release?.();
     if (this.#countsTimer) clearInterval(this.#countsTimer);
     this.#closed ??= (async () => {
       await this.#worker?.close();
@@ -540,6 +579,7 @@ class BullmqQueue implements ReceiverQueue {
    */
   async #bury(job: BullJob, error: WebhookError): Promise<never> {
     const serialized = serialize(error);
+    this.#deadSinceCount++;
     this.#dropFresh(job.id!);
     try {
       await job.updateData({ ...job.data, error: serialized });
@@ -622,6 +662,7 @@ class BullmqQueue implements ReceiverQueue {
         // Reported with the payload it has (none); the dead letter keeps the body.
       }
     }
+    this.#deadSinceCount++;
     this.#runtime.dead(delivery, job.attemptsMade, webhookError);
   }
 
@@ -683,9 +724,12 @@ class BullmqQueue implements ReceiverQueue {
     if (this.#connected?.status !== undefined && this.#connected.status !== 'ready') return;
     // What this process added before asking is in the answer; what it adds meanwhile is not.
     const addedBefore = this.#addedSinceCount;
+    const deadBefore = this.#deadSinceCount;
     try {
       const counts = await queueCounts(this.#queue);
       this.#queuedAtCount = counts.queued;
+      this.#deadAtCount = counts.dead;
+      this.#deadSinceCount -= deadBefore;
       this.#addedSinceCount = Math.max(0, this.#addedSinceCount - addedBefore);
     } catch (error) {
       this.#runtime.logger.warn({ err: error, redis: this.#where }, 'scrapehook: could not read the queue length from Redis');

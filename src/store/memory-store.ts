@@ -21,6 +21,27 @@ export interface MemoryStoreOptions {
  * process dies; use a durable store where an acknowledged delivery must never be lost.
  */
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  const names = new Set<string>();
+  const store = memoryScope(options);
+  const forReceiver = (name: string): Store => {
+    if (names.has(name)) throw new TypeError(`Expected one receiver per name on a store, got a second receiver named ${JSON.stringify(name)}: give each receiver its own \`name\``);
+    names.add(name);
+    // Each receiver's deliveries, dead letters and dedupe ids apart (ids of two providers may collide).
+    const scope = memoryScope(options);
+    const close = scope.close.bind(scope);
+    scope.close = () => {
+      names.delete(name);
+      close();
+    };
+    return scope;
+  };
+  // Not enumerable: a store spread into a wrapper ({ ...memoryStore(), close }) serves one receiver
+  // through the wrapper's methods, rather than handing views that would bypass them.
+  Object.defineProperty(store, 'forReceiver', { value: forReceiver, enumerable: false });
+  return store;
+}
+
+function memoryScope(options: MemoryStoreOptions): Store {
   const maxDeadLetters = options.maxDeadLetters ?? 1000;
   let dedupe: DedupeMemory | undefined;
   const dead = new Map<string, DeadLetter>();
@@ -58,6 +79,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     },
     deadLetters(): DeadLetter[] {
       return [...dead.values()];
+    },
+    deadCount(): number {
+      return dead.size;
     },
     close(): void {
       inFlight.clear();

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, openSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DEFAULT_DEDUPE_TTL_MS, DedupeMemory } from '../dispatch/dedupe.ts';
 import { safeLogger, silentLogger } from '../log.ts';
@@ -6,6 +6,7 @@ import type { Delivery, Logger, ReceivedBody } from '../types.ts';
 import {
   openDatabase,
   SELECT_DELIVERY,
+  selectDeadLetters,
   toDeadLetter,
   toStoredDelivery,
   type Database,
@@ -17,7 +18,11 @@ import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
 
 /** Options of {@link sqliteStore}. */
 export interface SqliteStoreOptions {
-  /** The database file; created with its tables when missing. One receiver process per file. */
+  /**
+   * The database file; created with its tables when missing. Several receivers may share it (one
+   * store passed to each, or a store each): every delivery is recorded with its receiver's `name`.
+   * One process per receiver name and file.
+   */
   path: string;
   /**
    * How long a succeeded delivery is kept (for inspection) before it is pruned; 0 deletes it as
@@ -45,7 +50,8 @@ export interface SqliteStoreOptions {
    */
   pruneIntervalMs?: number;
   /**
-   * How many dedupe ids are remembered at most (the newest; each for the receiver's dedupe TTL).
+   * How many dedupe ids are remembered at most, for all the receivers of this store together (the
+   * newest; each for its receiver's dedupe TTL).
    * They are checked in memory and written to the file, so they survive a restart.
    * @default 100_000
    */
@@ -77,11 +83,29 @@ export interface SqliteStore extends Store {
    * process runs, so that its handlers run it again. Answers a function that stops watching.
    */
   watch(listener: (delivery: StoredDelivery) => void): () => void;
+  /** The dead letters kept in the file (kept in step with each change, and with `scrapehook replay`). */
+  deadCount(): number;
+  /**
+   * A view of this store for one receiver (the receiver calls it): it sees, recovers, lists,
+   * replays and counts only the deliveries recorded with `name`, and dedupes only against its own
+   * ids. The store closes with its last view.
+   * @throws {TypeError} when a receiver named `name` already uses this file in this process.
+   */
+  forReceiver(name: string): Store;
+}
+
+/** Receiver names in use per database file in this process: two with one name would share deliveries. */
+const inUse = new Map<string, Set<string>>();
+
+/** A receiver's key for a dedupe id or delivery id (a receiver name holds no NUL: see createReceiver). */
+function keyOf(receiver: string, id: string): string {
+  return `${receiver}\0${id}`;
 }
 
 type Pending =
   | {
       readonly kind: 'accept';
+      readonly receiver: string;
       readonly delivery: Delivery;
       /** The payload as JSON, serialized when accepted so that a bad one fails alone; null with a body. */
       readonly payload: string | null;
@@ -91,7 +115,7 @@ type Pending =
       readonly resolve: (accepted: boolean) => void;
       readonly reject: (error: unknown) => void;
     }
-  | { readonly kind: 'update'; readonly id: string; readonly update: DeliveryUpdate };
+  | { readonly kind: 'update'; readonly receiver: string; readonly id: string; readonly update: DeliveryUpdate };
 
 /** Log pages after which the writer checkpoints by itself (SQLite's default is 1000). */
 const WRITER_CHECKPOINT_PAGES = 10_000;
@@ -188,14 +212,16 @@ function openWal(walPath: string): number {
 
 /** A delivery an accept wrote: its row, and its dedupe id's row when it claimed one. */
 interface Stored {
-  readonly id: string;
+  /** keyOf(receiver, id). */
+  readonly key: string;
   readonly seq: number;
   readonly dedupeSeq: number | undefined;
 }
 
 /** A committed accept waiting for its fsync: what it wrote, or `undefined` for a duplicate. */
 interface Accepted {
-  readonly id: string;
+  /** keyOf(receiver, id). */
+  readonly key: string;
   readonly stored: Stored | undefined;
   readonly resolve: (accepted: boolean) => void;
   readonly reject: (error: unknown) => void;
@@ -224,14 +250,21 @@ class SqliteStoreImpl implements SqliteStore {
   #unsynced: Accepted[] = [];
   #syncing = false;
   #closed = false;
-  readonly #watchers = new Set<(delivery: StoredDelivery) => void>();
+  /** Per receiver name, its listeners for deliveries re-queued from outside. */
+  readonly #watchers = new Map<string, Set<(delivery: StoredDelivery) => void>>();
+  /** Open views (forReceiver): the store closes with the last. */
+  #views = 0;
+  /** Dead letters per receiver, counted when asked after a change (undefined: count again). */
+  #deadCounts: Map<string, number> | undefined;
+  /** Dedupe ids written before schema 4, with their expiry: they hold for every receiver. */
+  readonly #legacyIds = new Map<string, number>();
   #pollTimer: NodeJS.Timeout | undefined;
   #checkpointer: Checkpointer | undefined;
   readonly #pruneTimer: NodeJS.Timeout;
   /** Writes what is pending if the process exits without closing the store (better-sqlite3 is synchronous). */
   readonly #onExit = () => this.#flush();
 
-  /** The row of each delivery in flight, by id: updates address rows by seq (see the schema). */
+  /** The row of each delivery in flight, by keyOf(receiver, id): updates address rows by seq (see the schema). */
   readonly #seqs = new Map<string, number>();
   /** Dedupe ids claimed and their expiry, oldest claim first (the file holds the same, appended). */
   readonly #ids: DedupeMemory;
@@ -239,10 +272,10 @@ class SqliteStoreImpl implements SqliteStore {
   readonly #insert;
   readonly #insertContents;
   readonly #deadSeq;
-  readonly #update;
-  readonly #delete;
   readonly #deleteId;
   readonly #forgetRows;
+  readonly #update;
+  readonly #delete;
   readonly #commit;
 
   constructor(db: Database, path: string, walFd: number | undefined, settings: Settings) {
@@ -252,16 +285,16 @@ class SqliteStoreImpl implements SqliteStore {
     this.#settings = settings;
     // The TTL comes with each accept (the receiver's dedupe TTL); this default is never used.
     this.#ids = new DedupeMemory(DEFAULT_DEDUPE_TTL_MS, settings.maxIds);
-    this.#logId = db.prepare('INSERT INTO dedupe (id, expires_at) VALUES (?, ?)');
+    this.#logId = db.prepare('INSERT INTO dedupe (id, expires_at, receiver) VALUES (?, ?, ?)');
     // Without dedupe the same id may be accepted again: it is then a delivery (a row) of its own.
     this.#insert = db.prepare(`
-      INSERT INTO deliveries (id, type, provider, received_at, state, attempts, error, updated_at)
-      VALUES (?, ?, ?, ?, 'queued', 0, NULL, ?)`);
+      INSERT INTO deliveries (id, type, provider, received_at, state, attempts, error, updated_at, receiver)
+      VALUES (?, ?, ?, ?, 'queued', 0, NULL, ?, ?)`);
     this.#insertContents = db.prepare('INSERT INTO contents (seq, payload, body, body_type) VALUES (?, ?, ?, ?)');
     this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE seq = ?');
     this.#delete = db.prepare('DELETE FROM deliveries WHERE seq = ?');
     this.#deleteId = db.prepare('DELETE FROM dedupe WHERE seq = ?');
-    this.#deadSeq = db.prepare("SELECT seq FROM deliveries WHERE id = ? AND state = 'dead' ORDER BY seq DESC LIMIT 1").pluck();
+    this.#deadSeq = db.prepare("SELECT seq FROM deliveries WHERE id = ? AND receiver = ? AND state = 'dead' ORDER BY seq DESC LIMIT 1").pluck();
     this.#forgetRows = db.transaction((rows: readonly Stored[]) => {
       for (const row of rows) {
         this.#delete.run(row.seq);
@@ -274,27 +307,32 @@ class SqliteStoreImpl implements SqliteStore {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i]!;
         if (op.kind === 'accept') {
-          const { delivery, dedupeTtlMs } = op;
+          const { delivery, dedupeTtlMs, receiver } = op;
+          const key = keyOf(receiver, delivery.id);
           let dedupeSeq: number | undefined;
           if (dedupeTtlMs > 0) {
-            if (!this.#ids.claim(delivery.id, now, dedupeTtlMs)) {
+            if (this.#legacyDuplicate(delivery.id, now) || !this.#ids.claim(key, now, dedupeTtlMs)) {
               accepted.push(undefined);
               continue;
             }
-            claimed.push(delivery.id);
-            dedupeSeq = Number(this.#logId.run(delivery.id, now + dedupeTtlMs).lastInsertRowid);
+            claimed.push(key);
+            dedupeSeq = Number(this.#logId.run(delivery.id, now + dedupeTtlMs, receiver).lastInsertRowid);
           }
-          const seq = Number(this.#insert.run(delivery.id, delivery.type, delivery.provider, delivery.receivedAt.getTime(), now).lastInsertRowid);
+          const seq = Number(this.#insert.run(delivery.id, delivery.type, delivery.provider, delivery.receivedAt.getTime(), now, receiver).lastInsertRowid);
           this.#insertContents.run(seq, op.payload, op.body?.bytes ?? null, op.body?.type ?? null);
-          this.#seqs.set(delivery.id, seq);
-          accepted.push({ id: delivery.id, seq, dedupeSeq });
+          this.#seqs.set(key, seq);
+          accepted.push({ key, seq, dedupeSeq });
         } else if (!superseded.has(i)) {
-          const { id, update } = op;
+          const { id, update, receiver } = op;
+          const key = keyOf(receiver, id);
           // In flight: by the seq kept since its accept. Otherwise a dead letter being replayed.
-          const seq = this.#seqs.get(id) ?? (this.#deadSeq.get(id) as number | undefined);
+          const inFlight = this.#seqs.get(key);
+          const seq = inFlight ?? (this.#deadSeq.get(id, receiver) as number | undefined);
           if (seq === undefined) continue; // Pruned, or never stored here: nothing to record.
-          if (update.state === 'succeeded' || update.state === 'dead') this.#seqs.delete(id);
-          else this.#seqs.set(id, seq);
+          // A dead letter is made or leaves: count them again when next asked (after this commit).
+          if (update.state === 'dead' || inFlight === undefined) this.#deadCounts = undefined;
+          if (update.state === 'succeeded' || update.state === 'dead') this.#seqs.delete(key);
+          else this.#seqs.set(key, seq);
           if (update.state === 'succeeded' && this.#settings.retentionMs === 0) this.#delete.run(seq);
           else this.#update.run(update.state, update.attempts, update.error ? JSON.stringify(update.error) : null, now, seq);
         }
@@ -312,7 +350,7 @@ class SqliteStoreImpl implements SqliteStore {
     });
   }
 
-  accept(delivery: Delivery, dedupeTtlMs: number, body?: ReceivedBody): Promise<boolean> {
+  accept(delivery: Delivery, dedupeTtlMs: number, body?: ReceivedBody, receiver = ''): Promise<boolean> {
     if (this.#closed) return Promise.reject(new Error(`The SQLite store ${this.path} is closed`));
     let payload: string | null = null;
     if (body === undefined) {
@@ -323,39 +361,83 @@ class SqliteStoreImpl implements SqliteStore {
       }
     }
     return new Promise<boolean>((resolve, reject) => {
-      this.#pending.push({ kind: 'accept', delivery, payload, body, dedupeTtlMs, resolve, reject });
+      this.#pending.push({ kind: 'accept', receiver, delivery, payload, body, dedupeTtlMs, resolve, reject });
       this.#scheduleFlush(true);
     });
   }
 
-  update(id: string, update: DeliveryUpdate): void {
+  update(id: string, update: DeliveryUpdate, receiver = ''): void {
     // A handler that finishes after close() (it outlived the close timeout) has nowhere to write:
     // the delivery stays unfinished on disk and runs again at the next start.
     if (this.#closed) return;
-    this.#pending.push({ kind: 'update', id, update });
+    // A dead letter is made or leaves (one not in flight is being replayed): count again when asked.
+    if (update.state === 'dead' || !this.#seqs.has(keyOf(receiver, id))) this.#deadCounts = undefined;
+    this.#pending.push({ kind: 'update', receiver, id, update });
     this.#scheduleFlush(false);
   }
 
-  unfinished(): StoredDelivery[] {
+  unfinished(receiver = ''): StoredDelivery[] {
     this.#flush();
-    // Everything queued is re-queued now, re-queued dead letters included: drop their flags.
-    this.#db.prepare('DELETE FROM requeued').run();
-    const rows = this.#db.prepare(`${SELECT_DELIVERY} WHERE state IN ('queued', 'running') ORDER BY seq`).all() as DeliveryRow[];
-    for (const row of rows) this.#seqs.set(row.id, row.seq);
+    // Everything of this receiver queued is re-queued now, re-queued dead letters included: drop their flags.
+    this.#db.prepare('DELETE FROM requeued WHERE seq IN (SELECT seq FROM deliveries WHERE receiver = ?)').run(receiver);
+    const rows = this.#db.prepare(`${SELECT_DELIVERY} WHERE state IN ('queued', 'running') AND receiver = ? ORDER BY seq`).all(receiver) as DeliveryRow[];
+    for (const row of rows) this.#seqs.set(keyOf(receiver, row.id), row.seq);
     return rows.map(toStoredDelivery);
   }
 
-  deadLetters(): StoredDeadLetter[] {
+  deadLetters(receiver = ''): StoredDeadLetter[] {
     this.#flush();
-    const rows = this.#db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' ORDER BY seq`).all() as DeliveryRow[];
-    return rows.map(toDeadLetter);
+    return selectDeadLetters(this.#db, receiver).map(toDeadLetter);
   }
 
-  watch(listener: (delivery: StoredDelivery) => void): () => void {
-    this.#watchers.add(listener);
+  deadCount(receiver = ''): number {
+    if (this.#closed) return 0;
+    if (!this.#deadCounts) {
+      this.#flush(); // The state changes that made the count stale.
+      const rows = this.#db.prepare("SELECT receiver, COUNT(*) AS n FROM deliveries WHERE state = 'dead' GROUP BY receiver").all() as { receiver: string; n: number }[];
+      this.#deadCounts = new Map(rows.map((row) => [row.receiver, row.n]));
+    }
+    return this.#deadCounts.get(receiver) ?? 0;
+  }
+
+  forReceiver(name: string): Store {
+    if (this.#closed) throw new Error(`The SQLite store ${this.path} is closed`);
+    const file = realpathSync(this.path);
+    const names = inUse.get(file) ?? new Set<string>();
+    if (names.has(name)) {
+      throw new TypeError(
+        `Expected one receiver per name on the SQLite file ${this.path}, got a second receiver named ${JSON.stringify(name)}: give each receiver its own \`name\``,
+      );
+    }
+    names.add(name);
+    inUse.set(file, names);
+    this.#views++;
+    let released = false;
+    return {
+      accept: (delivery, dedupeTtlMs, body) => this.accept(delivery, dedupeTtlMs, body, name),
+      update: (id, update) => this.update(id, update, name),
+      unfinished: () => this.unfinished(name),
+      deadLetters: () => this.deadLetters(name),
+      deadCount: () => this.deadCount(name),
+      watch: (listener) => this.watch(listener, name),
+      close: () => {
+        if (released) return;
+        released = true;
+        names.delete(name);
+        if (names.size === 0) inUse.delete(file);
+        if (--this.#views === 0) this.close();
+      },
+    };
+  }
+
+  watch(listener: (delivery: StoredDelivery) => void, receiver = ''): () => void {
+    let listeners = this.#watchers.get(receiver);
+    if (!listeners) this.#watchers.set(receiver, (listeners = new Set()));
+    listeners.add(listener);
     this.#pollTimer ??= setInterval(() => this.#pollRequeued(), this.#settings.pollIntervalMs).unref();
     return () => {
-      this.#watchers.delete(listener);
+      listeners.delete(listener);
+      if (listeners.size === 0) this.#watchers.delete(receiver);
       if (this.#watchers.size === 0 && this.#pollTimer) {
         clearInterval(this.#pollTimer);
         this.#pollTimer = undefined;
@@ -391,12 +473,23 @@ class SqliteStoreImpl implements SqliteStore {
   /** Loads the newest dedupe ids that have not expired, oldest first. */
   #loadIds(): void {
     const rows = this.#db
-      .prepare('SELECT id, expires_at FROM dedupe WHERE expires_at > ? ORDER BY seq DESC LIMIT ?')
-      .all(Date.now(), this.#settings.maxIds) as { id: string; expires_at: number }[];
+      .prepare('SELECT id, expires_at, receiver FROM dedupe WHERE expires_at > ? ORDER BY seq DESC LIMIT ?')
+      .all(Date.now(), this.#settings.maxIds) as { id: string; expires_at: number; receiver: string | null }[];
     for (let i = rows.length - 1; i >= 0; i--) {
-      const { id, expires_at } = rows[i]!;
-      this.#ids.restore(id, expires_at);
+      const { id, expires_at, receiver } = rows[i]!;
+      if (receiver === null) this.#legacyIds.set(id, expires_at);
+      else this.#ids.restore(keyOf(receiver, id), expires_at);
     }
+  }
+
+  /** Whether `id` was claimed before schema 4 (by whichever receiver) and has not expired. */
+  #legacyDuplicate(id: string, now: number): boolean {
+    if (this.#legacyIds.size === 0) return false;
+    const expires = this.#legacyIds.get(id);
+    if (expires === undefined) return false;
+    if (expires > now) return true;
+    this.#legacyIds.delete(id);
+    return false;
   }
 
   /**
@@ -439,7 +532,7 @@ class SqliteStoreImpl implements SqliteStore {
     }
     const committed: Accepted[] = [];
     let i = 0;
-    for (const op of ops) if (op.kind === 'accept') committed.push({ id: op.delivery.id, stored: accepted[i++], resolve: op.resolve, reject: op.reject });
+    for (const op of ops) if (op.kind === 'accept') committed.push({ key: keyOf(op.receiver, op.delivery.id), stored: accepted[i++], resolve: op.resolve, reject: op.reject });
     if (committed.length === 0) return;
     if (this.#walFd === undefined) this.#settle(committed, undefined);
     else {
@@ -478,6 +571,7 @@ class SqliteStoreImpl implements SqliteStore {
     }
   }
 
+
   /**
    * The log holding a batch could not be fsynced, so its accepts are answered with an error (the
    * sender gets a 500 and retries): what they wrote must not count as seen. Their dedupe claims are
@@ -491,16 +585,16 @@ class SqliteStoreImpl implements SqliteStore {
       if (stored === undefined) continue;
       rows.push(stored);
       if (stored.dedupeSeq !== undefined) {
-        this.#ids.release(stored.id);
-        released.add(stored.id);
+        this.#ids.release(stored.key);
+        released.add(stored.key);
       }
-      if (this.#seqs.get(stored.id) === stored.seq) this.#seqs.delete(stored.id);
+      if (this.#seqs.get(stored.key) === stored.seq) this.#seqs.delete(stored.key);
     }
     if (rows.length === 0) return;
     // A copy of one of them, taken as a duplicate in a later batch, must not be answered "duplicate"
     // either: it fails too, and its retry is accepted.
     if (released.size > 0) {
-      const failed = this.#unsynced.filter((entry) => entry.stored === undefined && released.has(entry.id));
+      const failed = this.#unsynced.filter((entry) => entry.stored === undefined && released.has(entry.key));
       if (failed.length > 0) {
         this.#unsynced = this.#unsynced.filter((entry) => !failed.includes(entry));
         this.#settle(failed, error);
@@ -524,8 +618,17 @@ class SqliteStoreImpl implements SqliteStore {
     try {
       revived = this.#db
         .transaction((): StoredDelivery[] => {
-          const seqs = this.#db.prepare('SELECT seq FROM requeued ORDER BY at LIMIT 1000').pluck().all() as number[];
+          // Only those of the receivers watching here: another store on this file serves the others.
+          const seqs = this.#db
+            .prepare(
+              // CROSS JOIN: from the (nearly always empty) flags to their rows, never a scan of every delivery.
+              'SELECT r.seq FROM requeued AS r CROSS JOIN deliveries AS d ON d.seq = r.seq WHERE d.receiver IN (SELECT value FROM json_each(?)) ORDER BY r.at LIMIT 1000',
+            )
+            .pluck()
+            .all(JSON.stringify([...this.#watchers.keys()])) as number[];
           if (seqs.length === 0) return [];
+          // Dead letters re-queued from outside are no longer dead.
+          this.#deadCounts = undefined;
           const select = this.#db.prepare(`${SELECT_DELIVERY} WHERE seq = ? AND state = 'queued'`);
           const unflag = this.#db.prepare('DELETE FROM requeued WHERE seq = ?');
           const out: StoredDelivery[] = [];
@@ -533,8 +636,8 @@ class SqliteStoreImpl implements SqliteStore {
             unflag.run(seq);
             const row = select.get(seq) as DeliveryRow | undefined;
             if (!row) continue;
-            this.#seqs.set(row.id, row.seq);
-            out.push(toStoredDelivery(row));
+            this.#seqs.set(keyOf(row.receiver, row.id), row.seq);
+            out.push({ ...toStoredDelivery(row), receiver: row.receiver } as StoredDelivery);
           }
           return out;
         })
@@ -544,7 +647,8 @@ class SqliteStoreImpl implements SqliteStore {
       return;
     }
     for (const delivery of revived) {
-      for (const listener of this.#watchers) listener(delivery);
+      const { receiver, ...stored } = delivery as StoredDelivery & { receiver: string };
+      for (const listener of this.#watchers.get(receiver) ?? []) listener(stored);
     }
   }
 
@@ -580,9 +684,9 @@ function supersededUpdates(ops: readonly Pending[]): Set<number> {
   const later = new Set<string>();
   for (let i = ops.length - 1; i >= 0; i--) {
     const op = ops[i]!;
-    if (op.kind === 'accept') later.delete(op.delivery.id);
-    else if (later.has(op.id)) superseded.add(i);
-    else later.add(op.id);
+    if (op.kind === 'accept') later.delete(keyOf(op.receiver, op.delivery.id));
+    else if (later.has(keyOf(op.receiver, op.id))) superseded.add(i);
+    else later.add(keyOf(op.receiver, op.id));
   }
   return superseded;
 }

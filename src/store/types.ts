@@ -62,6 +62,21 @@ export interface Store {
    * a function that stops watching.
    */
   watch?(listener: (delivery: StoredDelivery) => void): () => void;
+  /**
+   * Optional: how many dead letters this store keeps, answered synchronously and cheaply (from
+   * memory): `receiver.stats().dead`. A store without it is counted from `deadLetters()` at start
+   * and kept in step by the receiver.
+   */
+  deadCount?(): number;
+  /**
+   * Optional: a view of this store for the receiver named `name`, which sees, recovers, lists and
+   * counts only its own deliveries, dead letters and dedupe ids. The receiver calls it once, so
+   * that one store can serve several receivers. Closing a view releases it; the store itself
+   * closes with its last view. A store without it serves one receiver only (a second receiver
+   * given it throws a `TypeError`).
+   * @throws {TypeError} when a receiver named `name` already uses this store.
+   */
+  forReceiver?(name: string): Store;
   /** Releases resources (file handles, connections). */
   close(): void | Promise<void>;
 }

@@ -7,10 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { createReceiver } from '../../src/index.ts';
+import { createReceiver, sqliteStore, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
+import { findReceiverQueues } from '../../src/queue/bullmq/admin.ts';
 import { freePort, redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
-import { pageEvent, testProvider } from '../helpers/test-provider.ts';
+import { sendRaw } from '../helpers/http.ts';
+import { shoutingProvider } from '../helpers/shouting-provider.ts';
+import { pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
 import { killChildren, readLog, send, startReceiver, waitFor } from './child.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -29,6 +32,27 @@ beforeAll(() => {
 });
 afterEach(() => killChildren());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/**
+ * Two receivers whose handlers fail, each with one dead letter of the same id `same` (and the test
+ * receiver with `only-test` too).
+ */
+async function twoReceiversWithDeadLetters(options: { store?: () => ReturnType<typeof sqliteStore>; queue?: () => ReturnType<typeof bullmqQueue> }) {
+  const store = options.store?.();
+  const make = <P extends AnyProvider>(provider: P) =>
+    createReceiver({ provider, retry: { attempts: 1 }, ...(store ? { store } : { queue: options.queue!() }) }) as unknown as Receiver<AnyProvider>;
+  const receivers = [make(testProvider()), make(shoutingProvider())];
+  for (const hooks of receivers) {
+    hooks.onAny(() => {
+      throw new Error('down');
+    });
+  }
+  const [test, shout] = receivers as [Receiver<AnyProvider>, Receiver<AnyProvider>];
+  for (const webhookId of ['same', 'only-test']) expect((await sendRaw(test.nodeHandler(), signed(pageEvent({ webhookId })))).status).toBe(202);
+  expect((await sendRaw(shout.nodeHandler(), signed({ type: 'page.scraped', webhookId: 'same', markdown: 'x' }))).status).toBe(202);
+  await Promise.all(receivers.map((hooks) => hooks.onIdle()));
+  return { test, shout, close: () => Promise.all(receivers.map((hooks) => hooks.close())) };
+}
 
 describe('scrapehook (CLI)', () => {
   it('--help prints the usage and exits 0', async () => {
@@ -70,6 +94,28 @@ describe('scrapehook (CLI)', () => {
   });
 
   describe('with --sqlite', () => {
+    it('shows which receiver each dead letter belongs to, and lists, counts and replays one receiver’s with --receiver', async () => {
+      const db = join(dir, 'receivers.db');
+      const { close } = await twoReceiversWithDeadLetters({ store: () => sqliteStore({ path: db }) });
+      await close();
+
+      const all = await cli(['dead-letters', '--sqlite', db]);
+      expect(all.stdout).toMatch(/^test\s+same\s+crawl\.page\s/m);
+      expect(all.stdout).toMatch(/^test\s+only-test\s+crawl\.page\s/m);
+      expect(all.stdout).toMatch(/^shout\s+same\s+page\.scraped\s/m);
+      expect(all.stdout).toContain('3 dead letters.');
+      const shout = JSON.parse((await cli(['dead-letters', '--sqlite', db, '--receiver', 'shout', '--json'])).stdout) as { receiver: string; id: string }[];
+      expect(shout.map((l) => [l.receiver, l.id])).toEqual([['shout', 'same']]);
+      expect(JSON.parse((await cli(['stats', '--sqlite', db, '--receiver', 'test', '--json'])).stdout)).toMatchObject({ dead: 2 });
+      expect(JSON.parse((await cli(['stats', '--sqlite', db, '--json'])).stdout)).toMatchObject({ dead: 3 });
+
+      // The id both receivers have: --receiver re-queues only that receiver's.
+      expect(await cli(['replay', 'same', '--sqlite', db, '--receiver', 'shout', '--json'])).toMatchObject({ code: 0, stdout: '{"replayed":["same"],"missing":[]}\n' });
+      expect(JSON.parse((await cli(['stats', '--sqlite', db, '--receiver', 'shout', '--json'])).stdout)).toMatchObject({ dead: 0, queued: 1, requeued: 1 });
+      expect(JSON.parse((await cli(['stats', '--sqlite', db, '--receiver', 'test', '--json'])).stdout)).toMatchObject({ dead: 2, queued: 0 });
+      expect(await cli(['replay', 'only-test', '--sqlite', db, '--receiver', 'shout'])).toMatchObject({ code: 1, stderr: expect.stringContaining('no dead letter with id "only-test"') });
+    });
+
     it('lists dead letters, counts states, and replays into the running receiver', async () => {
       const db = join(dir, 'replay.db');
       const log = join(dir, 'replay.log');
@@ -87,8 +133,8 @@ describe('scrapehook (CLI)', () => {
 
       const listed = await cli(['dead-letters', '--sqlite', db]);
       expect(listed.code).toBe(0);
-      expect(listed.stdout).toMatch(/^ID\s+TYPE\s+ATTEMPTS\s+RECEIVED\s+LAST ERROR\n/);
-      expect(listed.stdout).toMatch(/fail-1\s+crawl\.page\s+1\s+\S+Z\s+handler\.failed: A crawl\.page handler failed: fail-1 is set to fail/);
+      expect(listed.stdout).toMatch(/^RECEIVER\s+ID\s+TYPE\s+ATTEMPTS\s+RECEIVED\s+LAST ERROR\n/);
+      expect(listed.stdout).toMatch(/test\s+fail-1\s+crawl\.page\s+1\s+\S+Z\s+handler\.failed: A crawl\.page handler failed: fail-1 is set to fail/);
       expect(listed.stdout).toContain('2 dead letters.');
       const json = JSON.parse((await cli(['dead-letters', '--sqlite', db, '--json'])).stdout) as { id: string; event: { payload: unknown } }[];
       expect(json.map((l) => l.id)).toEqual(['fail-1', 'fail-2']);
@@ -152,6 +198,27 @@ describe('scrapehook (CLI)', () => {
         expect((await cli(['dead-letters', '--queue', 'cli'], env)).stdout).toBe('No dead letters.\n');
       } finally {
         await hooks.close();
+      }
+    });
+
+    it('finds every receiver’s queue, shows the receiver of each dead letter, and filters by --receiver', async () => {
+      const { close } = await twoReceiversWithDeadLetters({ queue: () => bullmqQueue({ connection: redis.url }) });
+      try {
+        const env = { SCRAPEHOOK_REDIS_URL: redis.url };
+        const all = await cli(['dead-letters'], env);
+        expect(all.code).toBe(0);
+        expect(all.stdout).toMatch(/^test\s+same\s+crawl\.page\s/m);
+        expect(all.stdout).toMatch(/^shout\s+same\s+page\.scraped\s/m);
+        expect(all.stdout).toContain('3 dead letters.');
+        const shout = JSON.parse((await cli(['dead-letters', '--receiver', 'shout', '--json'], env)).stdout) as { receiver: string; id: string }[];
+        expect(shout.map((l) => [l.receiver, l.id])).toEqual([['shout', 'same']]);
+        expect(JSON.parse((await cli(['stats', '--receiver', 'test', '--json'], env)).stdout)).toMatchObject({ dead: 2 });
+        expect(await cli(['replay', 'only-test', '--receiver', 'shout'], env)).toMatchObject({ code: 1 });
+        // Looking creates no queue: a typo or the CLI's own probe is never found as a receiver.
+        expect(await cli(['stats', '--receiver', 'typo'], env)).toMatchObject({ code: 0 });
+        expect(await findReceiverQueues({ url: redis.url }, 'bull')).toEqual(['scrapehook-shout', 'scrapehook-test']);
+      } finally {
+        await close();
       }
     });
 

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createReceiver, type Logger, type WebhookError } from '../../src/index.ts';
 import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
@@ -118,10 +118,11 @@ describe.runIf(redisTestsEnabled('redis-secrets'))('errors from Redis in logs an
     await logged.promise;
     expect(calls.length).toBeGreaterThan(0);
 
-    // Back to the password the receiver has: it recovers by itself.
+    // Back to the password the receiver has: it recovers by itself. Until it has reconnected it
+    // answers 503 queue.unavailable, so retry as a sender would.
     await admin.config('SET', 'requirepass', oldPassword);
     const second = pageEvent({ data: [{ markdown: marker }] });
-    expect(await post(second)).toBe(202);
+    await vi.waitFor(async () => expect(await post(second)).toBe(202), { timeout: 30_000, interval: 100 });
     await hooks.onIdle();
     expect(seen).toContain(second.webhookId);
     await hooks.close({ timeoutMs: 5000 });

@@ -25,8 +25,13 @@ export function loadBullmq(): BullmqModule {
   }
 }
 
-/** The default queue name: every receiver (and CLI) that shares it shares the work. */
-export const DEFAULT_QUEUE_NAME = 'scrapehook';
+/**
+ * The default queue name of a receiver (and the CLI's for `--receiver`): one queue per receiver,
+ * since a worker runs every job of its queue with its receiver's handlers and schemas.
+ */
+export function defaultQueueName(receiver: string): string {
+  return `scrapehook-${receiver}`;
+}
 
 /**
  * A delivery as a job's data (JSON: `receivedAt` as epoch milliseconds). When the provider lets the
@@ -37,6 +42,8 @@ export interface JobData {
   readonly id: string;
   readonly type: string;
   readonly provider: string;
+  /** The receiver that accepted it (its `name`); absent in jobs added before receivers had names. */
+  readonly receiver?: string;
   /** The validated payload; absent when the body is kept (`body`). */
   readonly payload?: unknown;
   /** How the body kept in Redis is encoded, when it is kept. */
@@ -48,8 +55,9 @@ export interface JobData {
   readonly error?: SerializedError;
 }
 
-export function toJobData(delivery: Delivery, orderKey: string | undefined, body: BodyType | undefined): JobData {
+export function toJobData(delivery: Delivery, orderKey: string | undefined, body: BodyType | undefined, receiver?: string): JobData {
   const data: { -readonly [K in keyof JobData]: JobData[K] } = { id: delivery.id, type: delivery.type, provider: delivery.provider, receivedAt: delivery.receivedAt.getTime() };
+  if (receiver !== undefined) data.receiver = receiver;
   // Serializing a large payload to JSON (and encoding it to UTF-8 again for Redis) cost more than
   // parsing it did: a body as received goes to Redis as the bytes it is.
   if (body === undefined) data.payload = delivery.payload;

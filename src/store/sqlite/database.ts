@@ -7,7 +7,7 @@ import type { DeliveryState, StoredDeadLetter, StoredDelivery } from '../types.t
 export type Database = BetterSqlite3.Database;
 
 /** The schema version this code writes; bumped with each migration. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const require = createRequire(import.meta.url);
 
@@ -82,6 +82,15 @@ const CONTENTS_TRIGGER = `
   BEGIN DELETE FROM contents WHERE seq = OLD.seq; END;
 `;
 
+/**
+ * The receiver a delivery belongs to (its `name`, by default its provider's): several receivers
+ * may share one file, each recovering, listing and counting only its own deliveries.
+ */
+const RECEIVER_COLUMN = "receiver TEXT NOT NULL DEFAULT ''";
+
+/** The receiver that claimed a dedupe id; NULL for ids written before schema 4 (they hold for every receiver). */
+const DEDUPE_RECEIVER_COLUMN = 'receiver TEXT';
+
 const TABLES = `
   CREATE TABLE deliveries (
     seq         INTEGER PRIMARY KEY,
@@ -92,7 +101,8 @@ const TABLES = `
     state       TEXT    NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'dead')),
     attempts    INTEGER NOT NULL DEFAULT 0,
     error       TEXT,
-    updated_at  INTEGER NOT NULL
+    updated_at  INTEGER NOT NULL,
+    ${RECEIVER_COLUMN}
   );
   CREATE TABLE contents (${CONTENTS_COLUMNS});
   ${CONTENTS_TRIGGER}
@@ -108,7 +118,8 @@ const TABLES = `
   CREATE TABLE dedupe (
     seq        INTEGER PRIMARY KEY,
     id         TEXT    NOT NULL,
-    expires_at INTEGER NOT NULL
+    expires_at INTEGER NOT NULL,
+    ${DEDUPE_RECEIVER_COLUMN}
   );
   -- Dead letters an operator re-queued (scrapehook replay) for the running receiver to pick up.
   CREATE TABLE requeued (
@@ -129,7 +140,7 @@ function migrate(db: Database, path: string): void {
       // 2: a delivery may be kept as its body as received (body, body_type) instead of its payload.
       if (version === 1) db.exec('ALTER TABLE deliveries ADD COLUMN body BLOB; ALTER TABLE deliveries ADD COLUMN body_type TEXT;');
       // 3: the payload and body move to a table of their own, out of the row that state changes rewrite.
-      db.exec(`
+      if (version < 3) db.exec(`
         CREATE TABLE contents (${CONTENTS_COLUMNS});
         INSERT INTO contents (seq, payload, body, body_type)
           SELECT seq, CASE WHEN body IS NULL THEN payload END, body, body_type FROM deliveries;
@@ -137,6 +148,13 @@ function migrate(db: Database, path: string): void {
         ALTER TABLE deliveries DROP COLUMN body;
         ALTER TABLE deliveries DROP COLUMN body_type;
         ${CONTENTS_TRIGGER}
+      `);
+      // 4: each delivery and dedupe id belongs to a receiver. Before, a file served one receiver,
+      // whose name defaults to its provider's; old dedupe ids keep holding for every receiver.
+      db.exec(`
+        ALTER TABLE deliveries ADD COLUMN ${RECEIVER_COLUMN};
+        UPDATE deliveries SET receiver = provider;
+        ALTER TABLE dedupe ADD COLUMN ${DEDUPE_RECEIVER_COLUMN};
       `);
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -146,6 +164,7 @@ function migrate(db: Database, path: string): void {
 /** A `deliveries` row as read back. */
 export interface DeliveryRow {
   seq: number;
+  receiver: string;
   id: string;
   type: string;
   provider: string;
@@ -159,7 +178,7 @@ export interface DeliveryRow {
 }
 
 export const SELECT_DELIVERY =
-  'SELECT seq, id, type, provider, payload, received_at, state, attempts, error, body, body_type FROM deliveries JOIN contents USING (seq)';
+  'SELECT seq, receiver, id, type, provider, payload, received_at, state, attempts, error, body, body_type FROM deliveries JOIN contents USING (seq)';
 
 export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
   const stored: {
@@ -201,13 +220,24 @@ export interface SqliteCounts {
   dedupeIds: number;
 }
 
-export function countStates(db: Database, now = Date.now()): SqliteCounts {
+/** Counts per state of every receiver's deliveries, or of the one named `receiver`. */
+export function countStates(db: Database, receiver?: string, now = Date.now()): SqliteCounts {
   const counts: SqliteCounts = { queued: 0, running: 0, succeeded: 0, dead: 0, requeued: 0, dedupeIds: 0 };
-  const rows = db.prepare('SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state').all() as { state: DeliveryState; n: number }[];
+  const mine = receiver === undefined ? '' : 'WHERE receiver = @receiver';
+  const params = receiver === undefined ? {} : { receiver };
+  const rows = db.prepare(`SELECT state, COUNT(*) AS n FROM deliveries ${mine} GROUP BY state`).all(params) as { state: DeliveryState; n: number }[];
   for (const { state, n } of rows) counts[state] = n;
-  counts.requeued = (db.prepare('SELECT COUNT(*) AS n FROM requeued').get() as { n: number }).n;
-  counts.dedupeIds = (db.prepare('SELECT COUNT(*) AS n FROM dedupe WHERE expires_at > ?').get(now) as { n: number }).n;
+  counts.requeued = (db.prepare(`SELECT COUNT(*) AS n FROM requeued CROSS JOIN deliveries USING (seq) ${mine}`).get(params) as { n: number }).n;
+  // Ids written before schema 4 (receiver NULL) hold for every receiver.
+  const ids = receiver === undefined ? '' : 'AND (receiver = @receiver OR receiver IS NULL)';
+  counts.dedupeIds = (db.prepare(`SELECT COUNT(*) AS n FROM dedupe WHERE expires_at > @now ${ids}`).get({ ...params, now }) as { n: number }).n;
   return counts;
+}
+
+/** The dead letters of every receiver, or of the one named `receiver`, oldest first. */
+export function selectDeadLetters(db: Database, receiver?: string): DeliveryRow[] {
+  if (receiver === undefined) return db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' ORDER BY seq`).all() as DeliveryRow[];
+  return db.prepare(`${SELECT_DELIVERY} WHERE state = 'dead' AND receiver = ? ORDER BY seq`).all(receiver) as DeliveryRow[];
 }
 
 /**
@@ -215,14 +245,17 @@ export function countStates(db: Database, now = Date.now()): SqliteCounts {
  * polls the flags (or re-queues every unfinished delivery at its next start). Answers the ids
  * re-queued; `ids` undefined means every dead letter.
  */
-export function requeueDeadLetters(db: Database, ids: readonly string[] | undefined, now = Date.now()): string[] {
-  const find = db.prepare("SELECT seq, id FROM deliveries WHERE id = ? AND state = 'dead'");
-  const all = db.prepare("SELECT seq, id FROM deliveries WHERE state = 'dead' ORDER BY seq");
+export function requeueDeadLetters(db: Database, ids: readonly string[] | undefined, receiver?: string, now = Date.now()): string[] {
+  // Without `receiver`, every receiver's (two receivers' dead letters may have the same id).
+  const mine = receiver === undefined ? '' : 'AND receiver = @receiver';
+  const params = receiver === undefined ? {} : { receiver };
+  const find = db.prepare(`SELECT seq, id FROM deliveries WHERE id = @id AND state = 'dead' ${mine}`);
+  const all = db.prepare(`SELECT seq, id FROM deliveries WHERE state = 'dead' ${mine} ORDER BY seq`);
   const revive = db.prepare("UPDATE deliveries SET state = 'queued', updated_at = ? WHERE seq = ?");
   const flag = db.prepare('INSERT OR REPLACE INTO requeued (seq, at) VALUES (?, ?)');
   return db
     .transaction((): string[] => {
-      const targets = (ids === undefined ? all.all() : ids.flatMap((id) => find.all(id))) as { seq: number; id: string }[];
+      const targets = (ids === undefined ? all.all(params) : ids.flatMap((id) => find.all({ ...params, id }))) as { seq: number; id: string }[];
       for (const { seq } of targets) {
         revive.run(now, seq);
         flag.run(seq, now);
