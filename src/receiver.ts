@@ -144,7 +144,7 @@ export interface Receiver<P extends AnyProvider> {
   onError(handler: ErrorHandler<P>): Unsubscribe;
   /** Called for every request refused because its payload failed the schema, to inspect or replay it. */
   onInvalid(handler: (delivery: InvalidDelivery) => unknown): Unsubscribe;
-  /** An Express middleware: `app.post('/webhooks/firecrawl', hooks.middleware())`. */
+  /** An Express middleware: `app.all('/webhooks/firecrawl', hooks.middleware())`. */
   middleware(): Middleware;
   /**
    * A `node:http` request listener: `http.createServer(hooks.nodeHandler())`. Give it a `path`
@@ -191,7 +191,7 @@ interface HandlerCall {
  * ```ts
  * const hooks = createReceiver({ provider: firecrawl({ secret }), concurrency: 4 });
  * hooks.on('crawl.page', async (event, ctx) => save(event.payload.data[0]?.markdown, ctx.signal));
- * app.post('/webhooks/firecrawl', hooks.middleware());
+ * app.all('/webhooks/firecrawl', hooks.middleware());
  * ```
  * @throws {TypeError} when an option is out of range.
  */

@@ -41,8 +41,8 @@ const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentica
 
 /**
  * The request pipeline, in order; each step answers with its own status:
- * path 404 (`nodeHandler({ path })` only) · method 405 · closing/full 503 · content type 415 · body 413/400/415 · authentication 401 ·
- * decoding 400 · event type 400 · schema 400 · dedupe 200 · enqueue 202 (or 503 when full).
+ * path 404 (`nodeHandler({ path })` only) · method 405 · closing/full 503 · content type 415 ·
+ * body 413/400/415 · authentication 401 · decoding 400 · event type 400 · schema 400 · dedupe 200 · enqueue 202 (or 503 when full).
  * The answer never waits for a handler.
  */
 export function createPipeline(state: PipelineState) {

@@ -44,7 +44,7 @@ export type FirecrawlProvider = Provider<typeof firecrawlEvents, typeof firecraw
  *   for (const page of payload.data) await save(page.metadata?.sourceURL, page.markdown);
  * });
  * hooks.on('failed', ({ payload }) => alert(`${payload.type} ${payload.id}: ${payload.error}`));
- * app.post('/webhooks/firecrawl', hooks.middleware());
+ * app.all('/webhooks/firecrawl', hooks.middleware());
  * ```
  * @throws {TypeError} when neither `secret` nor `secrets` is a non-empty string.
  */
