@@ -31,5 +31,5 @@ export function createAcmeReceiver(secret: string, save: (jobId: string, rows: n
   const hooks = createReceiver({ provider: acme({ secret }) });
   hooks.on('job.finished', ({ payload }) => save(payload.jobId, payload.rows));
   hooks.on('job.failed', ({ payload }, { logger }) => logger.warn({ jobId: payload.jobId, reason: payload.reason }, 'acme job failed'));
-  return hooks; // app.post('/webhooks/acme', hooks.middleware())
+  return hooks; // app.all('/webhooks/acme', hooks.middleware())
 }

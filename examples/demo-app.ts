@@ -58,11 +58,13 @@ export function createDemoApp(env: Env = process.env, options: DemoOptions = {})
   });
 
   const app = express();
-  app.post('/webhooks/firecrawl', receivers.firecrawl.middleware());
-  app.post('/webhooks/apify/:token', receivers.apify.middleware());
-  app.post('/webhooks/thordata/:token', receivers.thordata.middleware());
-  app.post('/webhooks/webscraper/:token', receivers.webscraper.middleware());
-  app.post('/webhooks/standard', receivers.standard.middleware());
+  // app.all, not app.post: every method reaches the receiver, which answers 405 with Allow: POST
+  // (with app.post, Express would answer a GET with its own 404 page).
+  app.all('/webhooks/firecrawl', receivers.firecrawl.middleware());
+  app.all('/webhooks/apify/:token', receivers.apify.middleware());
+  app.all('/webhooks/thordata/:token', receivers.thordata.middleware());
+  app.all('/webhooks/webscraper/:token', receivers.webscraper.middleware());
+  app.all('/webhooks/standard', receivers.standard.middleware());
   app.get('/healthz', (_req, res) => {
     const stats = Object.fromEntries(Object.entries(receivers).map(([name, hooks]) => [name, hooks.stats()]));
     res.json({ status: 'ok', receivers: stats, imported });

@@ -7,6 +7,7 @@
 /** The closed set of error types. Request errors answer with the status in {@link STATUS}. */
 export type WebhookErrorType =
   | 'method.not.allowed'
+  | 'route.not.found'
   | 'content-type.unsupported'
   | 'charset.unsupported'
   | 'encoding.unsupported'
@@ -29,6 +30,7 @@ export type WebhookErrorType =
 /** HTTP status per error type (handler errors never reach HTTP; they carry 500 for completeness). */
 export const STATUS: Readonly<Record<WebhookErrorType, number>> = {
   'method.not.allowed': 405,
+  'route.not.found': 404,
   'content-type.unsupported': 415,
   'charset.unsupported': 415,
   'encoding.unsupported': 415,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bytes from './body/bytes.ts';
-import { createPipeline, payloadInvalid, payloadSchema, type IncomingRequest } from './adapters/handle-request.ts';
+import { match, parse, type Token } from 'path-to-regexp';
+import { createPipeline, payloadInvalid, payloadSchema, type IncomingRequest, type RouteMatcher } from './adapters/handle-request.ts';
 import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
 import { decodeBody } from './body/decode-body.ts';
 import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
@@ -115,6 +116,25 @@ export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (erro
 /** A `node:http` request listener. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Options of {@link Receiver.nodeHandler}. */
+export interface NodeHandlerOptions {
+  /**
+   * The path this listener receives at, with route parameters in Express 5's syntax
+   * (path-to-regexp 8): `:name` for a segment, `{...}` around an optional part. The parameters
+   * reach verifiers as `ctx.params`, decoded as Express's `req.params` are, so a provider reading
+   * its token from the route parameter `:token` works as it does in Express. Matching ignores case,
+   * a trailing slash and the query string, as Express does by default. A request for any other path
+   * (or with a parameter that is not valid percent-encoding) is answered 404 `route.not.found`.
+   * Wildcards (`*name`) are refused: a token is one segment.
+   * @default every path is accepted, and there are no route parameters
+   * @example
+   * ```ts
+   * http.createServer(hooks.nodeHandler({ path: '/webhooks/apify/:token' })).listen(3000);
+   * ```
+   */
+  path?: string;
+}
+
 /** Removes the listener it was returned for. */
 export type Unsubscribe = () => void;
 
@@ -136,10 +156,14 @@ export interface Receiver<P extends AnyProvider> {
   onError(handler: ErrorHandler<P>): Unsubscribe;
   /** Called for every request refused because its payload failed the schema, to inspect or replay it. */
   onInvalid(handler: (delivery: InvalidDelivery) => unknown): Unsubscribe;
-  /** An Express middleware: `app.post('/webhooks/firecrawl', hooks.middleware())`. */
+  /** An Express middleware: `app.all('/webhooks/firecrawl', hooks.middleware())`. */
   middleware(): Middleware;
-  /** A `node:http` request listener: `http.createServer(hooks.nodeHandler())`. */
-  nodeHandler(): NodeHandler;
+  /**
+   * A `node:http` request listener: `http.createServer(hooks.nodeHandler())`. Give it a `path`
+   * when the sender puts a token in the URL path: `nodeHandler({ path: '/webhooks/apify/:token' })`.
+   * @throws {TypeError} when `path` is not a valid path pattern.
+   */
+  nodeHandler(options?: NodeHandlerOptions): NodeHandler;
   /**
    * Runs the handlers on one event directly, without HTTP or the queue (tests, replays from a file).
    * The payload is validated first; rejects with the handler's error if one fails.
@@ -183,7 +207,7 @@ interface HandlerCall {
  * ```ts
  * const hooks = createReceiver({ provider: firecrawl({ secret }), concurrency: 4 });
  * hooks.on('crawl.page', async (event, ctx) => save(event.payload.data[0]?.markdown, ctx.signal));
- * app.post('/webhooks/firecrawl', hooks.middleware());
+ * app.all('/webhooks/firecrawl', hooks.middleware());
  * ```
  * @throws {TypeError} when an option is out of range.
  */
@@ -227,6 +251,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const closeController = new AbortController();
   let closing: Promise<void> | undefined;
   let warnedAlreadyParsed = false;
+  const warnedMissingParams = new Set<string>();
   const counters = { received: 0, accepted: 0, duplicates: 0, succeeded: 0, retried: 0, dead: 0 };
   const rejected: Record<string, number> = {};
 
@@ -451,6 +476,17 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       warnedAlreadyParsed = true;
       process.emitWarning(ALREADY_PARSED_MESSAGE, { code: 'SCRAPEHOOK_BODY_ALREADY_PARSED' });
     },
+    missingParam(name) {
+      if (warnedMissingParams.has(name)) return;
+      warnedMissingParams.add(name);
+      logger.warn(
+        { provider: provider.name, param: name },
+        `scrapehook: authentication failed, and the provider reads its token from the route parameter \`${name}\`, ` +
+          `which this request has no value for. If the sender puts the token in the URL path, name the parameter in the mount: ` +
+          `nodeHandler({ path: '/webhooks/${provider.name}/:${name}' }) for node:http, ` +
+          `or app.all('/webhooks/${provider.name}/:${name}', hooks.middleware()) for Express`,
+      );
+    },
   });
 
   function subscribe<T>(set: Set<T>, item: T): Unsubscribe {
@@ -487,9 +523,10 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
         void pipeline(req as IncomingRequest, res);
       };
     },
-    nodeHandler() {
+    nodeHandler(handlerOptions = {}) {
+      const route = handlerOptions.path === undefined ? undefined : routeMatcher(handlerOptions.path);
       return function scrapehookNodeHandler(req, res) {
-        void pipeline(req, res);
+        void pipeline(req, res, route);
       };
     },
     async receive({ type, payload, id }) {
@@ -555,6 +592,39 @@ function storeFor(store: Store, name: string): Store {
   }
   singleUse.set(store, name);
   return store;
+}
+
+/** Express 5's route matching (path-to-regexp 8, case-insensitive, trailing slash allowed) for `nodeHandler({ path })`. */
+function routeMatcher(path: unknown): RouteMatcher {
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    throw new TypeError(`Expected \`path\` to be a path starting with /, such as '/webhooks/apify/:token', got ${JSON.stringify(path)}`);
+  }
+  let tokens: Token[];
+  try {
+    tokens = parse(path).tokens;
+  } catch (error) {
+    throw new TypeError(`Expected \`path\` to be a route path such as '/webhooks/apify/:token', got ${JSON.stringify(path)}: ${(error as Error).message}`);
+  }
+  const hasWildcard = (list: Token[]): boolean => list.some((t) => t.type === 'wildcard' || (t.type === 'group' && hasWildcard(t.tokens)));
+  if (hasWildcard(tokens)) {
+    throw new TypeError(`Expected \`path\` without wildcards (a token is one segment: use :name), got ${JSON.stringify(path)}`);
+  }
+  // As Express: a trailing slash on the mount path is ignored, and parameters are percent-decoded.
+  const matches = match<Record<string, string>>(path === '/' ? path : path.replace(/\/+$/, ''), {
+    sensitive: false,
+    end: true,
+    trailing: true,
+    decode: (value) => (value.includes('%') ? decodeURIComponent(value) : value),
+  });
+  return (requestPath) => {
+    try {
+      const result = matches(requestPath);
+      return result === false ? undefined : (result.params as Record<string, string>);
+    } catch {
+      // A parameter that is not valid percent-encoding (Express answers 400): not this route.
+      return undefined;
+    }
+  };
 }
 
 function parseLimit(value: number | string): number {

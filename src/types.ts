@@ -14,7 +14,7 @@ export interface RequestView {
   header(name: string): string | undefined;
   /** A query-string parameter of `url` (the first one when repeated). */
   query(name: string): string | undefined;
-  /** Route parameters set by the router (Express `req.params`); empty for plain `node:http`. */
+  /** Route parameters: Express's `req.params`, or those of `nodeHandler({ path })`; empty for a bare `nodeHandler()`. */
   readonly params: Readonly<Record<string, string>>;
 }
 

@@ -26,15 +26,24 @@ export interface PipelineState {
   rejected(type: string): void;
   invalid(delivery: InvalidDelivery): void;
   warnAlreadyParsed(): void;
+  /** Authentication failed, and the verifier read a route parameter the request has no value for. */
+  missingParam(name: string): void;
 }
+
+/**
+ * Matches a request's path (without its query) against a mount path: its route parameters, or
+ * `undefined` when the path does not match.
+ */
+export type RouteMatcher = (path: string) => Record<string, string> | undefined;
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
 const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentication failed').toJSON());
 
 /**
  * The request pipeline, in order; each step answers with its own status:
- * method 405 · closing/full 503 · content type 415 · body 413/400/415 · authentication 401 ·
- * decoding 400 · event type 400 · schema 400 · dedupe 200 · enqueue 202 (or 503 when full or unavailable).
+ * path 404 (`nodeHandler({ path })` only) · method 405 · closing/full 503 · content type 415 ·
+ * body 413/400/415 · authentication 401 · decoding 400 · event type 400 · schema 400 · dedupe 200 ·
+ * enqueue 202 (or 503 when full or unavailable).
  * The answer never waits for a handler.
  */
 export function createPipeline(state: PipelineState) {
@@ -48,7 +57,10 @@ export function createPipeline(state: PipelineState) {
     if (error.status === 405) headers.allow = 'POST';
     if (error.status === 413) headers.connection = 'close';
     const body = error.type === 'unauthorized' ? UNAUTHORIZED : JSON.stringify(error.toJSON());
-    if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'queue.unavailable' && error.type !== 'receiver.closing') {
+    if (error.type === 'route.not.found') {
+      // No route parameters were matched, so nothing in the path can be redacted: log no URL at all.
+      logger.warn({ provider: provider.name, status: error.status, code: error.type }, `scrapehook: rejected a request: ${error.type}`);
+    } else if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'queue.unavailable' && error.type !== 'receiver.closing') {
       logger.error({ err: error.cause ?? error, provider: provider.name, url: redactUrl(req.url ?? '', req.params) }, `scrapehook: ${error.message}`);
     } else {
       logger.warn(
@@ -60,8 +72,15 @@ export function createPipeline(state: PipelineState) {
     res.writeHead(error.status, headers).end(body);
   }
 
-  async function handle(req: IncomingRequest, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingRequest, res: ServerResponse, route: RouteMatcher | undefined): Promise<void> {
     state.count('received');
+    if (route !== undefined) {
+      const url = req.url ?? '/';
+      const mark = url.indexOf('?');
+      const params = route(mark === -1 ? url : url.slice(0, mark));
+      if (params === undefined) throw new WebhookError('route.not.found', 'No webhook is received at this path');
+      req.params = params;
+    }
     if (req.method !== 'POST') throw new WebhookError('method.not.allowed', 'Only POST is accepted');
     if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
     if (state.isFull()) throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
@@ -78,7 +97,11 @@ export function createPipeline(state: PipelineState) {
     } catch (error) {
       logger.error({ err: error, provider: provider.name }, 'scrapehook: the authentication strategy threw; the request is refused');
     }
-    if (!genuine) throw new WebhookError('unauthorized', 'Authentication failed');
+    if (!genuine) {
+      const missing = view.missingParam();
+      if (missing !== undefined) state.missingParam(missing);
+      throw new WebhookError('unauthorized', 'Authentication failed');
+    }
 
     const body = decodeBody(rawBody, bodyType);
     const type = provider.eventType(body, view);
@@ -120,9 +143,9 @@ export function createPipeline(state: PipelineState) {
     return readBody(req, limit);
   }
 
-  /** Handles one request; never rejects. */
-  return function pipeline(req: IncomingRequest, res: ServerResponse): Promise<void> {
-    return handle(req, res).catch((error: unknown) => {
+  /** Handles one request; never rejects. With `route`, a request for another path is answered 404. */
+  return function pipeline(req: IncomingRequest, res: ServerResponse, route?: RouteMatcher): Promise<void> {
+    return handle(req, res, route).catch((error: unknown) => {
       fail(req, res, error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
     });
   };
@@ -158,6 +181,9 @@ const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 class RequestContext implements VerifyContext {
   readonly #req: IncomingRequest;
   #query: URLSearchParams | undefined;
+  /** The first route parameter read that the request has no value for. */
+  #missingParam: string | undefined;
+  #params: Readonly<Record<string, string>> | undefined;
   rawBody: Buffer = EMPTY;
 
   constructor(req: IncomingRequest) {
@@ -173,7 +199,20 @@ class RequestContext implements VerifyContext {
   }
 
   get params(): Readonly<Record<string, string>> {
-    return this.#req.params ?? NO_PARAMS;
+    // Watched, so that a 401 caused by a route parameter the mount does not define can say so.
+    return (this.#params ??= new Proxy(this.#req.params ?? NO_PARAMS, {
+      get: (target, key, receiver) => {
+        if (typeof key === 'string' && this.#missingParam === undefined && !Object.hasOwn(target, key) && !(key in Object.prototype) && key !== 'then' && key !== 'toJSON') {
+          this.#missingParam = key;
+        }
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    }));
+  }
+
+  /** The first route parameter a verifier read that the request has no value for. */
+  missingParam(): string | undefined {
+    return this.#missingParam;
   }
 
   readonly header = (name: string): string | undefined => {

@@ -83,7 +83,7 @@ function bodyError(error: unknown, limit: number): WebhookError {
 export const ALREADY_PARSED_MESSAGE =
   'The request body was already consumed by another body parser (such as app.use(express.json())) ' +
   'before scrapehook could read the raw bytes it needs to verify signatures: mount hooks.middleware() ' +
-  'on its route before any body parser, e.g. app.post("/webhooks", hooks.middleware()), or keep the raw ' +
+  'on its route before any body parser, e.g. app.all("/webhooks", hooks.middleware()), or keep the raw ' +
   'bytes with express.raw() or express.json({ verify: (req, res, buf) => { req.rawBody = buf } }).';
 
 export function alreadyConsumed(cause?: unknown): WebhookError {

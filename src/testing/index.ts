@@ -57,7 +57,11 @@ export interface DeliveryOptions {
   body?: TestBody;
 }
 
-/** How a token reaches the receiver: a route parameter (appended to the path), `?token=`, or `Authorization: Bearer`. */
+/**
+ * How a token reaches the receiver: a route parameter (appended to the path), `?token=`, or
+ * `Authorization: Bearer`. A route parameter needs a route that names it: `app.all('/webhooks/apify/:token', ...)`
+ * or `nodeHandler({ path: '/webhooks/apify/:token' })`; a bare `nodeHandler()` has no route parameters.
+ */
 export type TokenPlacement = 'param' | 'query' | 'header';
 
 function bytesOf(body: TestBody): Buffer {

@@ -8,7 +8,7 @@ export interface SecretTokenOptions {
   token?: string;
   /** Several accepted tokens: for rotation. */
   tokens?: readonly string[];
-  /** A route parameter holding the token, e.g. `token` for `app.post('/hooks/:token', ...)` (Express). */
+  /** A route parameter holding the token, e.g. `token` for `app.all('/hooks/:token', ...)` (Express). */
   param?: string;
   /** A query parameter holding the token, e.g. `token` for `/hooks?token=...`. */
   query?: string;

@@ -88,6 +88,23 @@ describe('examples/demo-app.ts', () => {
     });
   });
 
+  it('answers 405 with Allow: POST, not Express 404, to a GET on every webhook route', async () => {
+    const demo = createDemoApp(env, { write: () => {} });
+    const server = http.createServer(demo.app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup = async () => {
+      await demo.close();
+      await new Promise((resolve) => server.close(resolve));
+    };
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    for (const path of ['/webhooks/firecrawl', '/webhooks/apify/t', '/webhooks/thordata/t', '/webhooks/webscraper/t', '/webhooks/standard']) {
+      const res = await fetch(base + path);
+      expect(res.status, path).toBe(405);
+      expect(res.headers.get('allow'), path).toBe('POST');
+      expect(await res.json()).toMatchObject({ error: { code: 'method.not.allowed' } });
+    }
+  });
+
   it('generates the secrets that are not set', () => {
     const demo = createDemoApp({}, { write: () => {} });
     cleanup = () => demo.close();

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import express from 'express';
+import express4 from 'express4';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createReceiver, type Logger, type Receiver, type ReceiverOptions, type WebhookEvent } from '../../src/index.ts';
@@ -21,11 +22,17 @@ function receiver(options: Options = {}): Receiver<TestProvider> {
   return hooks;
 }
 
+// Mounted as the README mounts it (app.all), on Express 5 and on Express 4 (the `express4` alias),
+// which the peer range accepts.
 const adapters = {
-  express: (hooks: Receiver<TestProvider>) => {
+  'Express 5': (hooks: Receiver<TestProvider>) => {
     const app = express();
-    app.post('/hook', hooks.middleware());
-    app.get('/hook', hooks.middleware());
+    app.all('/hook', hooks.middleware());
+    return app;
+  },
+  'Express 4': (hooks: Receiver<TestProvider>) => {
+    const app = express4();
+    app.all('/hook', hooks.middleware());
     return app;
   },
   'node:http': (hooks: Receiver<TestProvider>) => http.createServer(hooks.nodeHandler()),
@@ -319,7 +326,11 @@ describe.each(Object.entries(adapters))('pipeline over %s', (_name, serve) => {
   });
 });
 
-describe('middleware() behind other body parsers', () => {
+// Both majors' body parsers: Express 4's body-parser 1.x marks a consumed stream differently from 5's.
+describe.each([
+  ['Express 5', express],
+  ['Express 4', express4 as unknown as typeof express],
+] as const)('middleware() behind other body parsers on %s', (_name, express) => {
   it('responds 500 with a clear sentence when express.json() consumed the body first', async () => {
     const hooks = receiver();
     const handled = vi.fn();
@@ -327,7 +338,7 @@ describe('middleware() behind other body parsers', () => {
     const warning = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
     const app = express();
     app.use(express.json());
-    app.post('/hook', hooks.middleware());
+    app.all('/hook', hooks.middleware());
     const { body, headers } = signed(pageEvent());
     const res = await request(app).post('/hook').set(headers).send(body);
     expect(res.status).toBe(500);
@@ -345,7 +356,7 @@ describe('middleware() behind other body parsers', () => {
     hooks.on('crawl.page', handled);
     const app = express();
     app.use(express.raw({ type: '*/*' }));
-    app.post('/hook', hooks.middleware());
+    app.all('/hook', hooks.middleware());
     const { body, headers } = signed(pageEvent());
     expect((await request(app).post('/hook').set(headers).send(body)).status).toBe(202);
     await hooks.onIdle();
@@ -362,7 +373,7 @@ describe('middleware() behind other body parsers', () => {
         },
       }),
     );
-    app.post('/hook', hooks.middleware());
+    app.all('/hook', hooks.middleware());
     const { body, headers } = signed(pageEvent());
     expect((await request(app).post('/hook').set(headers).send(body)).status).toBe(202);
     const tampered = await request(app).post('/hook').set(headers).send(body.replace('crawl-1', 'crawl-2'));

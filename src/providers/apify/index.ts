@@ -48,7 +48,7 @@ export type ApifyCustomProvider<S extends z.ZodType> = Provider<Record<ApifyEven
  * ```ts
  * const hooks = createReceiver({ provider: apify({ token: process.env.APIFY_WEBHOOK_TOKEN }) });
  * hooks.on('ACTOR.RUN.SUCCEEDED', async ({ payload }) => importDataset(payload.resource.defaultDatasetId));
- * app.post('/webhooks/apify/:token', hooks.middleware());
+ * app.all('/webhooks/apify/:token', hooks.middleware());
  *
  * // A custom payload template: pass its schema and say where the event type is.
  * apify({ token, schema: z.object({ event: z.string(), runId: z.string() }), eventType: 'event' });

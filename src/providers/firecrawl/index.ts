@@ -38,7 +38,7 @@ export interface FirecrawlOptions extends TokenOptions {
    * webhook's `headers`); `tokenFrom` narrows that. With `secret` too, both must match.
    * @example
    * ```ts
-   * firecrawl({ token: process.env.FIRECRAWL_WEBHOOK_TOKEN }) // app.post('/webhooks/firecrawl/:token', ...)
+   * firecrawl({ token: process.env.FIRECRAWL_WEBHOOK_TOKEN }) // app.all('/webhooks/firecrawl/:token', ...)
    * ```
    */
   token?: string;
@@ -71,10 +71,10 @@ export type FirecrawlProvider = Provider<typeof firecrawlEvents, typeof firecraw
  *   for (const page of payload.data) await save(page.metadata?.sourceURL, page.markdown);
  * });
  * hooks.on('failed', ({ payload }) => alert(`${payload.type} ${payload.id}: ${payload.error}`));
- * app.post('/webhooks/firecrawl', hooks.middleware());
+ * app.all('/webhooks/firecrawl', hooks.middleware());
  *
  * // A team without a webhook secret: webhook URL https://example.com/webhooks/firecrawl/<token>
- * firecrawl({ token: process.env.FIRECRAWL_WEBHOOK_TOKEN }); // app.post('/webhooks/firecrawl/:token', ...)
+ * firecrawl({ token: process.env.FIRECRAWL_WEBHOOK_TOKEN }); // app.all('/webhooks/firecrawl/:token', ...)
  * ```
  * @throws {TypeError} when neither a secret nor a token is given, or one given is empty or not a string.
  */

@@ -139,7 +139,7 @@ export type StandardWebhooksAnyProvider<D extends z.ZodType = z.ZodUnknown> = Pr
  * });
  * const hooks = createReceiver({ provider });
  * hooks.on('crawl.page', ({ payload }) => save(payload.data.url, payload.data.markdown));
- * app.post('/webhooks/standard', hooks.middleware());
+ * app.all('/webhooks/standard', hooks.middleware());
  * ```
  * @throws {TypeError} when no secret is given, a secret is not base64, or an option is invalid.
  */

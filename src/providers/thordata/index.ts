@@ -55,7 +55,7 @@ export type ThordataCustomProvider<S extends z.ZodType> = Provider<Record<Thorda
  * const hooks = createReceiver({ provider: thordata({ token: process.env.THORDATA_WEBHOOK_TOKEN }) });
  * hooks.on('ACTOR.RUN.SUCCEEDED', async ({ payload }) => download(payload.resource.jsonUrl));
  * hooks.on('ACTOR.RUN.FAILED', ({ payload }) => alert(payload.resource.apiErrorMsg));
- * app.post('/webhooks/thordata/:token', hooks.middleware());
+ * app.all('/webhooks/thordata/:token', hooks.middleware());
  * ```
  * @throws {TypeError} when no token is given, or `schema` is not a zod schema.
  */
