@@ -359,7 +359,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     logger,
     run,
     async revive(delivery, body) {
-      const decoded = decodeBody(body.bytes, body.type);
+      const decoded: unknown = await decodeBody(body.bytes, body.type);
       const result = await payloadSchema(provider, delivery.type).safeParseAsync(decoded);
       if (!result.success) throw payloadInvalid(delivery.type, result.error);
       return { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: result.data, receivedAt: delivery.receivedAt };

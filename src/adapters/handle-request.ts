@@ -80,7 +80,9 @@ export function createPipeline(state: PipelineState) {
     }
     if (!genuine) throw new WebhookError('unauthorized', 'Authentication failed');
 
-    const body = decodeBody(rawBody, bodyType);
+    let body = decodeBody(rawBody, bodyType);
+    // Only a multipart form decodes asynchronously: JSON and urlencoded forms skip the await.
+    if (body instanceof Promise) body = await body;
     const type = provider.eventType(body, view);
     if (type === undefined) throw new WebhookError('event.type.missing', 'The body does not say which event it is');
     const schema = payloadSchema(provider, type);
