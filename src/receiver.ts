@@ -61,6 +61,17 @@ export interface ReceiverOptions<P extends AnyProvider> {
    */
   limit?: number | string;
   /**
+   * How long a request's body may take to arrive, in milliseconds, before the request is answered
+   * 408 (`body.timeout`), what was read is dropped and the connection is closed. Senders post small
+   * bodies and give up after 10 to 30 s (Firecrawl and Web Scraper Cloud wait 10 s), so a body still
+   * arriving after 30 s comes from a client that is stalled or trickling on purpose, and reading on
+   * (Node's own bound is 300 s) would only hold a connection and memory. Raise it for large bodies
+   * over slow links.
+   * @default 30_000
+   * @example bodyTimeoutMs: 10_000 // a sender that gives up after 10 s
+   */
+  bodyTimeoutMs?: number;
+  /**
    * The `Retry-After` sent with a 503 (queue full or closing), in seconds.
    * @default 10
    */
@@ -186,6 +197,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? provider.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS);
   const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
   const limit = parseLimit(options.limit ?? '10mb');
+  const bodyTimeoutMs = positiveInteger('bodyTimeoutMs', options.bodyTimeoutMs ?? 30_000);
   const logger = options.logger ?? silentLogger;
   const { orderBy } = options;
   if (orderBy !== undefined && typeof orderBy !== 'function') {
@@ -405,6 +417,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const pipeline = createPipeline({
     provider,
     limit,
+    bodyTimeoutMs,
     logger,
     retryAfterSeconds,
     isClosing: () => closing !== undefined,
