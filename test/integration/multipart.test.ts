@@ -1,11 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.ts';
-import { createReceiver, sqliteStore, webScraper, type WebhookEvent } from '../../src/index.ts';
+import { bullmqQueue, createReceiver, sqliteStore, webScraper, type WebhookEvent } from '../../src/index.ts';
 import { decodeMultipart, MULTIPART_LIMITS } from '../../src/body/multipart.ts';
 import { sendRaw } from '../helpers/http.ts';
+import { redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
 import { appWith, track } from '../providers/helpers.ts';
 
 // Web Scraper Cloud's fields posted by PHP's curl with an array: multipart/form-data, fields only.
@@ -25,7 +26,7 @@ async function multipart(fields: [string, string | Blob, string?][]): Promise<{ 
   return { body: Buffer.from(await request.arrayBuffer()), type: request.headers.get('content-type')! };
 }
 
-function receiver(options: { store?: ReturnType<typeof sqliteStore> } = {}) {
+function receiver(options: { store?: ReturnType<typeof sqliteStore>; queue?: ReturnType<typeof bullmqQueue> } = {}) {
   return track(createReceiver({ provider: webScraper({ token: TOKEN }), retry: { attempts: 1 }, ...options }));
 }
 
@@ -131,6 +132,27 @@ describe('multipart/form-data bodies (fields only)', () => {
       let stdout = '';
       expect(await main(['dead-letters', '--sqlite', path, '--json'], { stdout: (t) => (stdout += t), stderr: () => {}, env: {} })).toBe(0);
       expect(JSON.parse(stdout)).toMatchObject([{ id: '1234:failed', event: { payload: { ...FIELDS, status: 'failed' } } }]);
+    });
+  });
+
+  describe.runIf(redisTestsEnabled('multipart'))('kept by bullmqQueue as received', () => {
+    let redis: RedisServer;
+    beforeAll(async () => {
+      redis = await startRedis();
+    });
+    afterAll(async () => {
+      await redis?.stop();
+    });
+
+    it('is decoded again, with its boundary, by a worker that did not receive it', async () => {
+      const name = `multipart-${process.pid}`;
+      const web = receiver({ queue: bullmqQueue({ connection: redis.url, name, workers: false }) });
+      expect((await post(web.nodeHandler(), await multipart(Object.entries(FIELDS)))).status).toBe(202);
+      const worker = receiver({ queue: bullmqQueue({ connection: redis.url, name }) });
+      const seen: unknown[] = [];
+      worker.on('scrapingjob.finished', (event) => void seen.push(event.payload));
+      await worker.onIdle();
+      expect(seen).toEqual([PAYLOAD]);
     });
   });
 });
