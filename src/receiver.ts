@@ -56,7 +56,9 @@ export interface ReceiverOptions<P extends AnyProvider> {
    */
   dedupe?: DedupeOptions | false;
   /**
-   * The largest body accepted (after inflation), in bytes or as a string such as `'10mb'`.
+   * The largest body accepted (after inflation), in bytes or as a string such as `'10mb'`. A larger
+   * body is answered 413; the rest of it is read and thrown away, up to twice this, so that a sender
+   * still uploading gets the answer rather than a reset connection.
    * @default '10mb'
    */
   limit?: number | string;
