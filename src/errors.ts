@@ -14,8 +14,10 @@ export type WebhookErrorType =
   | 'encoding.invalid'
   | 'entity.too.large'
   | 'request.aborted'
+  | 'body.timeout'
   | 'request.size.invalid'
   | 'body.already.parsed'
+  | 'multipart.file.unsupported'
   | 'unauthorized'
   | 'entity.parse.failed'
   | 'event.type.missing'
@@ -37,8 +39,10 @@ export const STATUS: Readonly<Record<WebhookErrorType, number>> = {
   'encoding.invalid': 400,
   'entity.too.large': 413,
   'request.aborted': 400,
+  'body.timeout': 408,
   'request.size.invalid': 400,
   'body.already.parsed': 500,
+  'multipart.file.unsupported': 415,
   unauthorized: 401,
   'entity.parse.failed': 400,
   'event.type.missing': 400,

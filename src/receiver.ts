@@ -67,10 +67,23 @@ export interface ReceiverOptions<P extends AnyProvider> {
    */
   dedupe?: DedupeOptions | false;
   /**
-   * The largest body accepted (after inflation), in bytes or as a string such as `'10mb'`.
+   * The largest body accepted (after inflation), in bytes or as a string such as `'10mb'`. A larger
+   * body is answered 413; the rest of it is read and thrown away, up to twice this, so that a sender
+   * still uploading gets the answer rather than a reset connection.
    * @default '10mb'
    */
   limit?: number | string;
+  /**
+   * How long a request's body may take to arrive, in milliseconds, before the request is answered
+   * 408 (`body.timeout`), what was read is dropped and the connection is closed. Senders post small
+   * bodies and give up after 10 to 30 s (Firecrawl and Web Scraper Cloud wait 10 s), so a body still
+   * arriving after 30 s comes from a client that is stalled or trickling on purpose, and reading on
+   * (Node's own bound is 300 s) would only hold a connection and memory. Raise it for large bodies
+   * over slow links.
+   * @default 30_000
+   * @example bodyTimeoutMs: 10_000 // a sender that gives up after 10 s
+   */
+  bodyTimeoutMs?: number;
   /**
    * The `Retry-After` sent with a 503 (queue full, queue unavailable, or closing), in seconds.
    * @default 10
@@ -226,6 +239,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? provider.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS);
   const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
   const limit = parseLimit(options.limit ?? '10mb');
+  const bodyTimeoutMs = positiveInteger('bodyTimeoutMs', options.bodyTimeoutMs ?? 30_000);
   // Every error logged goes through a safe copy: Redis errors carry passwords and bodies.
   const logger = safeLogger(options.logger ?? silentLogger);
   const { orderBy } = options;
@@ -403,7 +417,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     logger,
     run,
     async revive(delivery, body) {
-      const decoded = decodeBody(body.bytes, body.type);
+      const decoded: unknown = await decodeBody(body.bytes, body.type);
       const result = await payloadSchema(provider, delivery.type).safeParseAsync(decoded);
       if (!result.success) throw payloadInvalid(delivery.type, result.error);
       return { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: result.data, receivedAt: delivery.receivedAt };
@@ -451,6 +465,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const pipeline = createPipeline({
     provider,
     limit,
+    bodyTimeoutMs,
     logger,
     retryAfterSeconds,
     isClosing: () => closing !== undefined,

@@ -1,8 +1,17 @@
 import type { z } from 'zod';
 import type { WebhookError } from './errors.ts';
 
-/** How a provider's bodies are encoded on the wire. */
+/**
+ * How a provider's bodies are encoded on the wire. `'form'` is an HTML form: sent as
+ * `application/x-www-form-urlencoded` or as `multipart/form-data` (fields only).
+ */
 export type BodyType = 'json' | 'form';
+
+/**
+ * How a body kept as received is encoded: a {@link BodyType}, or for a `multipart/form-data` form
+ * its media type with the boundary, which decoding the bytes again needs.
+ */
+export type ReceivedBodyType = BodyType | `multipart/form-data; boundary=${string}`;
 
 /** A read-only view of the incoming request, the same for every adapter. */
 export interface RequestView {
@@ -201,7 +210,8 @@ export interface Delivery {
  */
 export interface ReceivedBody {
   readonly bytes: Buffer;
-  readonly type: BodyType;
+  /** Keep it as the string it is: a multipart form's type holds its boundary. */
+  readonly type: ReceivedBodyType;
 }
 
 /** A delivery that failed for good. */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { alreadyConsumed, checkLimit, readBody } from '../body/read-body.ts';
+import { alreadyConsumed, answerThenDiscard, checkLimit, readBody } from '../body/read-body.ts';
 import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
 import { WebhookError, type PayloadIssue } from '../errors.ts';
 import type { EnqueueResult } from '../dispatch/queue.ts';
@@ -17,6 +17,8 @@ export interface IncomingRequest extends IncomingMessage {
 export interface PipelineState {
   readonly provider: AnyProvider;
   readonly limit: number;
+  /** How long a body may take to arrive, from the request's start. */
+  readonly bodyTimeoutMs: number;
   readonly logger: Logger;
   readonly retryAfterSeconds: number;
   isClosing(): boolean;
@@ -42,15 +44,19 @@ const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentica
 /**
  * The request pipeline, in order; each step answers with its own status:
  * path 404 (`nodeHandler({ path })` only) · method 405 · closing/full 503 · content type 415 ·
- * body 413/400/415 · authentication 401 · decoding 400 · event type 400 · schema 400 · dedupe 200 ·
- * enqueue 202 (or 503 when full or unavailable).
- * The answer never waits for a handler.
+ * body 413/408/400/415 · authentication 401 · decoding 400 · event type 400 · schema 400 ·
+ * dedupe 200 · enqueue 202 (or 503 when full or unavailable).
+ * The answer never waits for a handler. An answer given before the body was read to its end lets
+ * the rest of it arrive (thrown away, within bounds) before closing, so a sender still uploading
+ * reads the answer instead of a reset connection.
  */
 export function createPipeline(state: PipelineState) {
-  const { provider, limit, logger } = state;
+  const { provider, limit, bodyTimeoutMs, logger } = state;
+  // The rest of a body an early answer did not read is thrown away up to this many bytes.
+  const discardBytes = 2 * limit;
   const keepRawBody = provider.keepRawBody !== false;
 
-  function fail(req: IncomingRequest, res: ServerResponse, error: WebhookError): void {
+  function fail(req: IncomingRequest, res: ServerResponse, error: WebhookError, deadline: number): void {
     state.rejected(error.type);
     const headers: Record<string, string> = { ...JSON_HEADERS };
     if (error.status === 503) headers['retry-after'] = String(state.retryAfterSeconds);
@@ -69,7 +75,15 @@ export function createPipeline(state: PipelineState) {
       );
     }
     if (res.headersSent) return;
-    res.writeHead(error.status, headers).end(body);
+    if (error.type === 'body.timeout') {
+      // Time is up: no more waiting for the rest. Node closes the connection once this is written.
+      headers.connection = 'close';
+      res.writeHead(error.status, headers).end(body);
+    } else if (req.complete) {
+      res.writeHead(error.status, headers).end(body);
+    } else {
+      answerThenDiscard(req, res, error.status, headers, body, { maxBytes: discardBytes, deadline });
+    }
   }
 
   async function handle(req: IncomingRequest, res: ServerResponse, route: RouteMatcher | undefined): Promise<void> {
@@ -103,7 +117,9 @@ export function createPipeline(state: PipelineState) {
       throw new WebhookError('unauthorized', 'Authentication failed');
     }
 
-    const body = decodeBody(rawBody, bodyType);
+    let body = decodeBody(rawBody, bodyType);
+    // Only a multipart form decodes asynchronously: JSON and urlencoded forms skip the await.
+    if (body instanceof Promise) body = await body;
     const type = provider.eventType(body, view);
     if (type === undefined) throw new WebhookError('event.type.missing', 'The body does not say which event it is');
     const schema = payloadSchema(provider, type);
@@ -140,13 +156,14 @@ export function createPipeline(state: PipelineState) {
       state.warnAlreadyParsed();
       throw alreadyConsumed();
     }
-    return readBody(req, limit);
+    return readBody(req, limit, bodyTimeoutMs);
   }
 
   /** Handles one request; never rejects. With `route`, a request for another path is answered 404. */
   return function pipeline(req: IncomingRequest, res: ServerResponse, route?: RouteMatcher): Promise<void> {
+    const deadline = performance.now() + bodyTimeoutMs;
     return handle(req, res, route).catch((error: unknown) => {
-      fail(req, res, error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
+      fail(req, res, error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }), deadline);
     });
   };
 }

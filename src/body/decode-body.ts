@@ -1,22 +1,24 @@
 import { isAscii, isUtf8, transcode } from 'node:buffer';
 import { WebhookError } from '../errors.ts';
-import type { BodyType, Delivery, ReceivedBody } from '../types.ts';
+import type { BodyType, Delivery, ReceivedBody, ReceivedBodyType } from '../types.ts';
+import { decodeMultipart, isMultipartType, multipartFieldsForDisplay, multipartType } from './multipart.ts';
 
 /**
  * Picks the body type from `Content-Type` among those the provider sends. No header means the
  * provider's first type; a type it does not send answers 415, and so does a charset other than UTF-8.
+ * A `multipart/form-data` form (for a provider sending `'form'`) is typed with its boundary.
  */
-export function bodyTypeOf(contentType: string | undefined, accepted: readonly BodyType[]): BodyType {
+export function bodyTypeOf(contentType: string | undefined, accepted: readonly BodyType[]): ReceivedBodyType {
   if (contentType === undefined || contentType === '') return accepted[0] ?? 'json';
   const semicolon = contentType.indexOf(';');
   const mime = (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
   let type: BodyType | undefined;
   if (mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'))) type = 'json';
-  else if (mime === 'application/x-www-form-urlencoded') type = 'form';
+  else if (mime === 'application/x-www-form-urlencoded' || mime === 'multipart/form-data') type = 'form';
   if (type === undefined || !accepted.includes(type)) {
     throw new WebhookError(
       'content-type.unsupported',
-      `Content-Type must be ${accepted.map((t) => (t === 'json' ? 'application/json' : 'application/x-www-form-urlencoded')).join(' or ')}`,
+      `Content-Type must be ${accepted.map((t) => (t === 'json' ? 'application/json' : 'application/x-www-form-urlencoded or multipart/form-data')).join(' or ')}`,
     );
   }
   if (semicolon !== -1) {
@@ -25,17 +27,25 @@ export function bodyTypeOf(contentType: string | undefined, accepted: readonly B
       throw new WebhookError('charset.unsupported', 'The body charset must be UTF-8');
     }
   }
+  if (mime === 'multipart/form-data') return multipartType(semicolon === -1 ? '' : contentType.slice(semicolon));
   return type;
 }
 
-/** Decodes the raw body as the given type into plain data (not yet validated). */
-export function decodeBody(raw: Buffer, type: BodyType): unknown {
-  return type === 'json' ? decodeJson(raw) : decodeForm(raw);
+/**
+ * Decodes the raw body as the given type into plain data (not yet validated): synchronously for
+ * JSON and a urlencoded form, as a promise for a multipart form.
+ */
+export function decodeBody(raw: Buffer, type: ReceivedBodyType): unknown {
+  if (type === 'json') return decodeJson(raw);
+  if (type === 'form') return decodeForm(raw);
+  if (isMultipartType(type)) return decodeMultipart(raw, type);
+  throw new WebhookError('internal', 'A kept body has an unknown type');
 }
 
 /** A body kept as received, decoded but not validated; `undefined` when it does not decode (for display). */
 export function decodedOrUndefined(body: ReceivedBody): unknown {
   try {
+    if (isMultipartType(body.type)) return multipartFieldsForDisplay(body.bytes, body.type);
     return decodeBody(body.bytes, body.type);
   } catch {
     return undefined;

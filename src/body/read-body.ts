@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import getRawBody from 'raw-body';
@@ -6,9 +6,10 @@ import { WebhookError } from '../errors.ts';
 
 /**
  * Reads the whole request body into one Buffer, inflating `Content-Encoding: gzip | deflate | br`.
- * `limit` applies to the inflated bytes, so a small compressed bomb still answers 413.
+ * `limit` applies to the inflated bytes, so a small compressed bomb still answers 413. A body not
+ * fully arrived `timeoutMs` after the read began answers 408; what was read is dropped at once.
  */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
@@ -38,13 +39,77 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
     req.on('error', (error) => inflate.destroy(error));
     stream = req.pipe(inflate as NodeJS.WritableStream & Readable);
   }
+  // raw-body takes no signal: an error emitted on the stream it reads makes it drop what it holds,
+  // stop listening and pause the request.
+  const read = stream;
+  const timer = setTimeout(() => read.emit('error', bodyTimeout(timeoutMs)), timeoutMs);
   try {
     return await getRawBody(stream, { limit, length: inflate ? undefined : declared });
   } catch (error) {
     inflate?.destroy();
     if (inflate) req.unpipe();
     throw bodyError(error, limit);
+  } finally {
+    clearTimeout(timer);
   }
+}
+
+function bodyTimeout(timeoutMs: number): WebhookError {
+  return new WebhookError('body.timeout', `The body did not arrive within ${timeoutMs} ms`);
+}
+
+/** How an early answer treats the rest of a body it did not read. */
+export interface DiscardBounds {
+  /** The most bytes read and thrown away after the answer. */
+  readonly maxBytes: number;
+  /** When to stop waiting for the rest, on `performance.now()`'s clock. */
+  readonly deadline: number;
+}
+
+/**
+ * Answers a request whose body was not read to its end (405, 415, 503, 413...) so that a sender
+ * still uploading gets the answer rather than a reset connection: the answer is written, the rest
+ * of the body is read and thrown away, and the connection is closed once the body has ended. A body
+ * that goes on past `maxBytes`, or past the deadline, has its connection closed at once (a sender
+ * then may see a reset: the bounds keep a client from holding the connection).
+ */
+export function answerThenDiscard(req: IncomingMessage, res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: string, bounds: DiscardBounds): void {
+  const length = Buffer.byteLength(body);
+  res.writeHead(status, { ...headers, 'content-length': length, connection: 'close' });
+  const remainingMs = bounds.deadline - performance.now();
+  const declared = Number(req.headers['content-length']);
+  if (req.complete || req.destroyed || remainingMs <= 0 || (Number.isFinite(declared) && declared > bounds.maxBytes)) {
+    // Node closes the connection once the answer is written.
+    res.end(body);
+    return;
+  }
+  res.write(body);
+  let discarded = 0;
+  const cleanup = () => {
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onAbort);
+    res.off('close', cleanup);
+  };
+  const onAbort = () => {
+    cleanup();
+    res.destroy();
+  };
+  const onEnd = () => {
+    cleanup();
+    res.end();
+  };
+  const onData = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > bounds.maxBytes) onAbort();
+  };
+  const timer = setTimeout(onAbort, remainingMs);
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('error', onAbort);
+  res.once('close', cleanup);
+  req.resume();
 }
 
 /** Applies the size limit to a body another middleware already read. */
@@ -60,6 +125,7 @@ function tooLarge(limit: number): WebhookError {
 function bodyError(error: unknown, limit: number): WebhookError {
   const type = (error as { type?: unknown }).type;
   const code = (error as { code?: unknown }).code;
+  if (error instanceof WebhookError) return error;
   switch (type) {
     case 'entity.too.large':
       return tooLarge(limit);

@@ -34,6 +34,7 @@ export interface ProviderDefinition<E extends EventSchemas, U extends z.ZodType,
   eventType: string | ((body: unknown, request: RequestView) => string | undefined);
   /**
    * The body encodings the sender uses; the first is assumed when a request has no `Content-Type`.
+   * `'form'` takes `application/x-www-form-urlencoded` and `multipart/form-data` (fields only).
    * @default ['json']
    */
   bodyTypes?: readonly BodyType[];

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as BullMQ from 'bullmq';
 import { decodedOrUndefined, shownPayload } from '../../body/decode-body.ts';
-import type { BodyType, DeadLetter, Delivery, ReceivedBody, SerializedError } from '../../types.ts';
+import type { DeadLetter, ReceivedBodyType, Delivery, ReceivedBody, SerializedError } from '../../types.ts';
 
 export type BullmqModule = typeof BullMQ;
 export type BullQueue = BullMQ.Queue<JobData, void, string>;
@@ -47,7 +47,7 @@ export interface JobData {
   /** The validated payload; absent when the body is kept (`body`). */
   readonly payload?: unknown;
   /** How the body kept in Redis is encoded, when it is kept. */
-  readonly body?: BodyType;
+  readonly body?: ReceivedBodyType;
   readonly receivedAt: number;
   /** The ordering key (`orderBy`), fixed when the delivery was accepted. */
   readonly orderKey?: string;
@@ -55,7 +55,7 @@ export interface JobData {
   readonly error?: SerializedError;
 }
 
-export function toJobData(delivery: Delivery, orderKey: string | undefined, body: BodyType | undefined, receiver?: string): JobData {
+export function toJobData(delivery: Delivery, orderKey: string | undefined, body: ReceivedBodyType | undefined, receiver?: string): JobData {
   const data: { -readonly [K in keyof JobData]: JobData[K] } = { id: delivery.id, type: delivery.type, provider: delivery.provider, receivedAt: delivery.receivedAt.getTime() };
   if (receiver !== undefined) data.receiver = receiver;
   // Serializing a large payload to JSON (and encoding it to UTF-8 again for Redis) cost more than

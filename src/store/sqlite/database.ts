@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { BodyType, SerializedError } from '../../types.ts';
+import type { ReceivedBodyType, SerializedError } from '../../types.ts';
 import type { DeliveryState, StoredDeadLetter, StoredDelivery } from '../types.ts';
 
 /** A better-sqlite3 connection. */
@@ -70,7 +70,7 @@ export function openDatabase(path: string, options: OpenOptions): Database {
 const CONTENTS_COLUMNS = `
   seq       INTEGER PRIMARY KEY, -- the delivery's
   payload   TEXT,                -- JSON, when the body is not kept
-  -- The body as received ('json' or 'form'), decoded and validated again when read back: writing
+  -- The body as received (type 'json', 'form' or 'multipart/form-data; boundary="..."'), decoded and validated again when read back: writing
   -- the bytes costs a copy, serializing a large payload more than parsing it did.
   body      BLOB,
   body_type TEXT
@@ -174,7 +174,7 @@ export interface DeliveryRow {
   attempts: number;
   error: string | null;
   body: Buffer | null;
-  body_type: BodyType | null;
+  body_type: ReceivedBodyType | null;
 }
 
 export const SELECT_DELIVERY =
@@ -193,7 +193,7 @@ export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
     attempts: row.attempts,
   };
   if (row.error !== null) stored.error = JSON.parse(row.error) as SerializedError;
-  if (row.body !== null) stored.body = { bytes: row.body, type: row.body_type === 'form' ? 'form' : 'json' };
+  if (row.body !== null) stored.body = { bytes: row.body, type: row.body_type ?? 'json' };
   return stored;
 }
 
