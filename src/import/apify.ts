@@ -50,6 +50,11 @@ export interface ApifyItemsOptions {
    * @default 500
    */
   readonly retryDelayMs?: number;
+  /**
+   * How long one page request may take, its body included: a stalled answer is abandoned and retried.
+   * @default 60_000
+   */
+  readonly timeoutMs?: number;
 }
 
 /** What {@link apifyItems} imports: a dataset. */
@@ -98,7 +103,7 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
   if (typeof options?.token !== 'string' || options.token === '') throw new TypeError('Expected `token` to be the Apify API token, a non-empty string');
   const base = new URL(options.baseUrl ?? 'https://api.apify.com');
   const origin = base.href.replace(/\/+$/, '');
-  const retry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500) };
+  const retry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500), timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? 60_000) };
   const clean = options.clean === true;
   const extra = new URLSearchParams();
   if (clean) extra.set('clean', '1');

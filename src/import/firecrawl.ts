@@ -39,6 +39,11 @@ export interface FirecrawlDocumentsOptions {
    * @default 500
    */
   readonly retryDelayMs?: number;
+  /**
+   * How long one status page request may take, its body included: a stalled answer is abandoned and retried.
+   * @default 60_000
+   */
+  readonly timeoutMs?: number;
 }
 
 /** What {@link firecrawlDocuments} imports: a crawl or a batch scrape. */
@@ -85,7 +90,7 @@ function retryAfterText(body: string): number | undefined {
 function firecrawlApi(options: FirecrawlDocumentsOptions) {
   if (typeof options?.apiKey !== 'string' || options.apiKey === '') throw new TypeError('Expected `apiKey` to be the Firecrawl API key, a non-empty string');
   const origin = new URL(options.baseUrl ?? 'https://api.firecrawl.dev').href.replace(/\/+$/, '');
-  const retry: PageRetry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500) };
+  const retry: PageRetry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500), timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? 60_000) };
   const headers = { authorization: `Bearer ${options.apiKey}` };
   const path = (ref: FirecrawlJobRef) => `${origin}/v2/${ref.kind === 'crawl' ? 'crawl' : 'batch/scrape'}/${encodeURIComponent(ref.jobId)}`;
   const what = (ref: FirecrawlJobRef) => `${ref.kind === 'crawl' ? 'crawl' : 'batch scrape'} ${ref.jobId}`;

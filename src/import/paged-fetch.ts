@@ -14,6 +14,8 @@ export interface PageRetry {
   readonly retries: number;
   /** The first backoff delay: waits are random in [d, 2d], d doubling each retry (Apify's rule). */
   readonly delayMs: number;
+  /** How long one request may take, its body included, before it is abandoned and retried. */
+  readonly timeoutMs: number;
 }
 
 /** One page request. */
@@ -97,8 +99,11 @@ export async function getPage(request: PageRequest): Promise<Page> {
   let last: ImportError | undefined;
   for (let attempt = 0; ; attempt++) {
     let wait: number | undefined;
+    const timeout = AbortSignal.timeout(retry.timeoutMs);
+    let answered = false;
     try {
-      const response = await fetch(request.url, { headers: { accept: 'application/json', ...request.headers }, signal: signal ?? null });
+      const response = await fetch(request.url, { headers: { accept: 'application/json', ...request.headers }, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      answered = true;
       const text = await response.text();
       if (response.ok) {
         try {
@@ -119,8 +124,13 @@ export async function getPage(request: PageRequest): Promise<Page> {
     } catch (error) {
       if (error instanceof ImportError) throw error;
       if (signal?.aborted) throw signal.reason;
-      // A network error, or the body cut off while it was read.
-      last = fail('import.unavailable', `the API could not be reached or the answer was cut off (${(error as Error).message}), every retry included`, undefined, error);
+      if (timeout.aborted) {
+        last = fail('import.unavailable', `the API did not answer a page within ${retry.timeoutMs} ms, every retry included`, undefined, error);
+      } else if (answered) {
+        last = fail('import.truncated', `the answer was cut off (${(error as Error).message}), every retry included`, undefined, error);
+      } else {
+        last = fail('import.unavailable', `the API could not be reached (${(error as Error).message}), every retry included`, undefined, error);
+      }
     }
     if (attempt >= retry.retries) throw last;
     const d = retry.delayMs * 2 ** attempt;

@@ -145,6 +145,13 @@ describe('apifyItems', () => {
     }
   });
 
+  it('abandons a stalled page after timeoutMs and asks it again', async () => {
+    await start({ d1: rows(5) }, [{ path: '/items', requests: 2, fault: { kind: 'stall' } }]);
+    const batches = await collect(source({ timeoutMs: 300 }).read({ datasetId: 'd1' }, { batchSize: 3 }));
+    expect(batches.flatMap((b) => b.rows)).toEqual(rows(5));
+    expect(itemsRequests().map((r) => r.query.offset)).toEqual(['0', '3', '3']);
+  });
+
   it('aborts a stalled page promptly when the signal aborts', async () => {
     await start({ d1: rows(50) }, [{ path: '/items', fault: { kind: 'stall' } }]);
     const controller = new AbortController();

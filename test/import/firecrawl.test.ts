@@ -100,10 +100,20 @@ describe('firecrawlDocuments', () => {
     })().catch((e: unknown) => e);
     expect(seen.map((b) => b.cursor.position)).toEqual([100]);
     expect(error).toBeInstanceOf(ImportError);
-    expect(error).toMatchObject({ code: 'import.unavailable', provider: 'firecrawl', jobId: 'c1', retryable: true });
+    expect(error).toMatchObject({ code: 'import.truncated', provider: 'firecrawl', jobId: 'c1', retryable: true });
+    expect((error as Error).message).toMatch(/^firecrawl: crawl c1: the answer was cut off/);
     // The next attempt resumes after the last batch written and ends with every document.
     const rest = await collect(source().read({ jobId: 'c1', kind: 'crawl' }, { batchSize: 100, after: seen[0]!.cursor }));
     expect(ids([...seen, ...rest].flatMap((b) => b.rows))).toEqual(ids(generated('c1', 250)));
+  });
+
+  it('abandons a stalled status page after timeoutMs and asks it again', async () => {
+    await start({ jobs: [{ id: 'c1', documents: 150 }], faults: [{ path: /crawl\/c1$/, requests: 2, fault: { kind: 'stall' } }] });
+    const log = recordingLogger();
+    const batches = await collect(source({ timeoutMs: 300 }).read({ jobId: 'c1', kind: 'crawl' }, { logger: log.logger }));
+    expect(ids(batches.flatMap((b) => b.rows))).toEqual(ids(generated('c1', 150)));
+    expect(statusRequests().map((r) => r.url)).toEqual(['/v2/crawl/c1', '/v2/crawl/c1?skip=100', '/v2/crawl/c1?skip=100']);
+    expect((log.lines[0]!.obj as { code: string }).code).toBe('import.unavailable');
   });
 
   it('resumes from any batch\'s cursor with the same remaining batches', async () => {
