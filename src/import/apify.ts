@@ -4,7 +4,7 @@
  */
 import { positiveInteger, nonNegativeInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
-import { errorText, getPage, retryAfterHeader } from './paged-fetch.ts';
+import { apiErrorText as errorText, getPage, retryAfterHeader } from './paged-fetch.ts';
 import type { Batch, ReadOptions, Source } from './types.ts';
 
 /** Options of {@link apifyItems}. */
@@ -125,6 +125,7 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
       const page = await getPage({
         url: `${origin}/v2/datasets/${encodeURIComponent(datasetId)}/items?${query}`,
         headers,
+        secret: options.token,
         provider: 'apify',
         jobId: datasetId,
         what,

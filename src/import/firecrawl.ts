@@ -9,7 +9,7 @@ import type { FirecrawlDocument, FirecrawlProvider } from '../providers/firecraw
 import type { Receiver } from '../receiver.ts';
 import type { HandlerContext } from '../types.ts';
 import { ImportError } from './errors.ts';
-import { errorText, getPage, retryAfterHeader, type PageRetry } from './paged-fetch.ts';
+import { apiErrorText as errorText, getPage, retryAfterHeader, type PageRetry } from './paged-fetch.ts';
 import type { Batch, ImportState, ReadOptions, Source } from './types.ts';
 
 export type { FirecrawlDocument } from '../providers/firecrawl/index.ts';
@@ -99,6 +99,7 @@ function firecrawlApi(options: FirecrawlDocumentsOptions) {
     getPage({
       url,
       headers,
+      secret: options.apiKey,
       provider: 'firecrawl',
       jobId: ref.jobId,
       what: what(ref),

@@ -23,6 +23,8 @@ export interface PageRequest {
   readonly url: string;
   /** Request headers (the credentials travel here, never in the URL, logs or errors). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The credential the headers carry: removed from any text of the API's that a message quotes. */
+  readonly secret: string;
   readonly provider: string;
   readonly jobId: string;
   /** What the job is called in messages, e.g. `dataset d1` or `crawl c1`. */
@@ -75,7 +77,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 /** The error text of a provider's error body (`{error:{message}}` or `{error:"…"}`), bounded. */
-export function errorText(body: string): string {
+export function apiErrorText(body: string): string {
   try {
     const parsed = JSON.parse(body) as { error?: unknown; message?: unknown };
     const error = parsed.error;
@@ -96,6 +98,8 @@ export async function getPage(request: PageRequest): Promise<Page> {
   const { provider, jobId, what, retry, signal, logger } = request;
   const fail = (code: 'import.unavailable' | 'import.truncated' | 'import.invalid' | 'import.unauthorized', message: string, status?: number, cause?: unknown) =>
     new ImportError(code, `${provider}: ${what}: ${message}`, { provider, jobId, ...(status === undefined ? {} : { status }), cause });
+  // An API's error text may echo what it was sent: never quote the credential.
+  const errorText = (body: string) => apiErrorText(body).replaceAll(request.secret, '[redacted]');
   let last: ImportError | undefined;
   for (let attempt = 0; ; attempt++) {
     let wait: number | undefined;
@@ -114,7 +118,7 @@ export async function getPage(request: PageRequest): Promise<Page> {
       } else if (response.status === 401 || response.status === 403) {
         throw fail('import.unauthorized', `the API refused the credentials (HTTP ${response.status}${errorText(text) ? `: ${errorText(text)}` : ''}): check the API token, then replay the dead letter`, response.status);
       } else if (response.status === 404) {
-        throw request.notFound(text);
+        throw request.notFound(text.replaceAll(request.secret, '[redacted]'));
       } else if (RETRIED.has(response.status)) {
         last = fail('import.unavailable', `the API kept answering HTTP ${response.status}${errorText(text) ? ` (${errorText(text)})` : ''} until the retries ran out; the delivery is retried later`, response.status);
         if (response.status === 429) wait = request.retryAfterMs?.(response, text);

@@ -125,6 +125,19 @@ describe('apifyItems', () => {
     expect(JSON.stringify({ message: (error as Error).message, stack: (error as Error).stack, log: log.lines })).not.toContain(token);
   });
 
+  it('quotes the API\'s error text without the token, even when the API echoes it', async () => {
+    await start({ d1: rows(3) }, [
+      { path: '/items', requests: 1, fault: { kind: 'status', status: 400, message: `Invalid request for token ${token}` } },
+      { path: '/items', requests: 2, fault: { kind: 'status', status: 404, message: `No dataset for ${token}` } },
+    ]);
+    const invalid = await collect(source().read({ datasetId: 'd1' })).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ code: 'import.invalid', status: 400, retryable: false });
+    expect((invalid as Error).message).toBe('apify: dataset d1: the API answered HTTP 400: Invalid request for token [redacted]');
+    const missing = await collect(source().read({ datasetId: 'd1' })).catch((e: unknown) => e);
+    expect((missing as Error).message).toContain('No dataset for [redacted]');
+    expect((missing as Error).message).not.toContain(token);
+  });
+
   it('fails at once with import.not.found on a missing dataset, saying unnamed datasets last 7 days', async () => {
     await start({});
     const error = await collect(source().read({ datasetId: 'gone' })).catch((e: unknown) => e);
