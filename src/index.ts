@@ -32,3 +32,8 @@ export { bullmqQueue } from './queue/bullmq-queue.ts';
 export type { BullmqQueueOptions } from './queue/bullmq-queue.ts';
 export { redactRedisUrl } from './queue/bullmq/connection.ts';
 export type { RedisConnection, RedisConnectionOptions } from './queue/bullmq/connection.ts';
+// Importers of issue 10: the paginated sources (Apify, Firecrawl) and Firecrawl completeness.
+export { apifyItems } from './import/apify.ts';
+export type { ApifyDatasetRef, ApifyItem, ApifyItemsOptions } from './import/apify.ts';
+export { firecrawlCompleteness, firecrawlDocuments } from './import/firecrawl.ts';
+export type { FirecrawlCompleteness, FirecrawlCompletenessOptions, FirecrawlCompletenessReport, FirecrawlDocumentsOptions, FirecrawlFailedPage, FirecrawlJobEvent, FirecrawlJobRef, FirecrawlPagesInfo } from './import/firecrawl.ts';
