@@ -32,3 +32,8 @@ export { bullmqQueue } from './queue/bullmq-queue.ts';
 export type { BullmqQueueOptions } from './queue/bullmq-queue.ts';
 export { redactRedisUrl } from './queue/bullmq/connection.ts';
 export type { RedisConnection, RedisConnectionOptions } from './queue/bullmq/connection.ts';
+export { importRows } from './import/import-rows.ts';
+export type { ImportCheckpoint, ImportContext, ImportRowsOptions } from './import/import-rows.ts';
+export { ImportError } from './import/errors.ts';
+export type { ImportErrorCode } from './import/errors.ts';
+export type { Batch, ImportCursor, ImportState, ReadOptions, Source } from './import/types.ts';
