@@ -199,9 +199,9 @@ interface RedisCalls {
   multi(): RedisMulti;
 }
 
-/** The commands of a MULTI this queue sends (ioredis' pipeline). */
+/** The commands of a MULTI this queue sends (BullMQ's wrapper of ioredis' pipeline: `hset` takes an object). */
 interface RedisMulti {
-  hset(key: string, field: string, value: string): RedisMulti;
+  hset(key: string, fields: Record<string, string>): RedisMulti;
   sadd(key: string, ...members: string[]): RedisMulti;
   pexpire(key: string, ms: number): RedisMulti;
   exec(): Promise<[Error | null, unknown][] | null>;
@@ -460,7 +460,7 @@ class BullmqQueue implements ReceiverQueue {
     };
     return {
       get: async (key) => (await (await this.#client).hget(hash, key)) ?? undefined,
-      set: async (key, value, ttlMs) => ok((await this.#client).multi().hset(hash, key, value).pexpire(hash, ttlMs)),
+      set: async (key, value, ttlMs) => ok((await this.#client).multi().hset(hash, { [key]: value }).pexpire(hash, ttlMs)),
       delete: async (key) => void (await (await this.#client).hdel(hash, key)),
       addToSet: async (key, members, ttlMs) => {
         const multi = (await this.#client).multi();
