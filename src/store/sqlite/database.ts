@@ -306,7 +306,6 @@ export interface ImportRow {
   state: DeliveryState;
   /** The checkpoint (JSON, as importRows writes it). */
   value: string;
-  updated_at: number;
 }
 
 /** The checkpoints of importRows (keys `import:...`) of every receiver, or of `receiver`, oldest delivery first. */
@@ -314,7 +313,7 @@ export function selectImports(db: Database, receiver?: string, now = Date.now())
   const mine = receiver === undefined ? '' : 'AND d.receiver = @receiver';
   return db
     .prepare(
-      `SELECT d.receiver, d.id, d.type, d.state, v.value, d.updated_at FROM import_values AS v JOIN deliveries AS d USING (seq)
+      `SELECT d.receiver, d.id, d.type, d.state, v.value FROM import_values AS v JOIN deliveries AS d USING (seq)
        WHERE v.key LIKE 'import:%' AND v.expires_at > @now ${mine} ORDER BY v.seq, v.key`,
     )
     .all(receiver === undefined ? { now } : { now, receiver }) as ImportRow[];
