@@ -197,6 +197,28 @@ describe('importRows()', () => {
   });
 });
 
+describe('import state in memoryStore()', () => {
+  it('keeps receivers apart, shares sets across deliveries, and drops a delivery’s values when it succeeds', async () => {
+    const store = memoryStore();
+    const a = store.forReceiver!('a');
+    const b = store.forReceiver!('b');
+    const delivery = { id: 'same', type: 'crawl.completed', provider: 'test', payload: {}, receivedAt: new Date() };
+    a.accept(delivery, 60_000);
+    b.accept(delivery, 60_000);
+    await a.importState!('same').set('k', 'of a', 60_000);
+    await b.importState!('same').set('k', 'of b', 60_000);
+    await a.importState!('same').addToSet('pages', ['1'], 60_000);
+    await a.importState!('next').addToSet('pages', ['2'], 60_000);
+    expect(await a.importState!('same').get('k')).toBe('of a');
+    expect(await a.importState!('other').get('k')).toBeUndefined();
+    expect((await a.importState!('other').members('pages')).sort()).toEqual(['1', '2']);
+    expect(await b.importState!('same').members('pages')).toEqual([]);
+    a.update('same', { state: 'succeeded', attempts: 1 });
+    expect(await a.importState!('same').get('k')).toBeUndefined();
+    expect(await b.importState!('same').get('k')).toBe('of b');
+  });
+});
+
 describe('import state in sqliteStore()', () => {
   it('keeps the checkpoint in the file: a receiver opened on it later resumes a replayed dead letter after its last batch', async () => {
     const path = join(dir, 'resume.db');
