@@ -32,7 +32,12 @@ export { bullmqQueue } from './queue/bullmq-queue.ts';
 export type { BullmqQueueOptions } from './queue/bullmq-queue.ts';
 export { redactRedisUrl } from './queue/bullmq/connection.ts';
 export type { RedisConnection, RedisConnectionOptions } from './queue/bullmq/connection.ts';
-// Importers of issue 10: the paginated sources (Apify, Firecrawl) and Firecrawl completeness.
+// Importers (issue 10): importRows, the contracts, and the sources.
+export { importRows } from './import/import-rows.ts';
+export type { ImportCheckpoint, ImportContext, ImportRowsOptions } from './import/import-rows.ts';
+export { ImportError } from './import/errors.ts';
+export type { ImportErrorCode } from './import/errors.ts';
+export type { Batch, ImportCursor, ImportState, ReadOptions, Source } from './import/types.ts';
 export { apifyItems } from './import/apify.ts';
 export type { ApifyDatasetRef, ApifyItem, ApifyItemsOptions } from './import/apify.ts';
 export { firecrawlCompleteness, firecrawlDocuments } from './import/firecrawl.ts';

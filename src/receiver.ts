@@ -10,6 +10,9 @@ import { LocalQueue } from './dispatch/local-queue.ts';
 import type { QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
 import { WebhookError } from './errors.ts';
 import { safeError, safeLogger, silentLogger } from './log.ts';
+import { MemoryImportState } from './import/memory-state.ts';
+import { ImportTracker, PROGRESS } from './import/progress.ts';
+import type { ImportState } from './import/types.ts';
 import { memoryStore } from './store/memory-store.ts';
 import type { Store } from './store/types.ts';
 import type {
@@ -268,6 +271,11 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const warnedMissingParams = new Set<string>();
   const counters = { received: 0, accepted: 0, duplicates: 0, succeeded: 0, retried: 0, dead: 0 };
   const rejected: Record<string, number> = {};
+  const imports = new ImportTracker();
+  /** Import state for a backend that keeps none, and for `receive()` (no delivery is stored). */
+  let localState: MemoryImportState | undefined;
+  const importStateOf = (delivery: Delivery, stored: boolean): ImportState =>
+    (stored ? queue.importState?.(delivery) : undefined) ?? (localState ??= new MemoryImportState()).forDelivery(delivery.id);
 
   /**
    * Every handler for an event type: exact, each dotted prefix with `.*`, aliases, then onAny.
@@ -318,12 +326,12 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     }
   }
 
-  function callHandler(handler: AnyHandler, event: WebhookEvent): Promise<unknown> {
+  function callHandler(handler: AnyHandler, event: WebhookEvent, state: () => ImportState): Promise<unknown> {
     // The AbortController is made only when the handler reads ctx.signal: most handlers never do,
     // and an AbortController costs more than the rest of a call (EventTarget set-up).
     let controller: AbortController | undefined;
     let abortedBy: unknown;
-    const ctx: HandlerContext = {
+    const ctx: HandlerContext & { readonly [PROGRESS]: ImportTracker } = {
       get signal() {
         if (controller === undefined) {
           controller = new AbortController();
@@ -334,6 +342,11 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
         return controller.signal;
       },
       logger,
+      get importState() {
+        return state();
+      },
+      // For importRows: where it reports progress (stats().imports), out of the public context's type.
+      [PROGRESS]: imports,
     };
     let result: unknown;
     try {
@@ -375,16 +388,19 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     });
   }
 
-  async function run(delivery: Delivery, attempt: number, skip?: Set<unknown>): Promise<void> {
+  async function run(delivery: Delivery, attempt: number, skip?: Set<unknown>, stored = true): Promise<void> {
     // Field by field: whatever else a queue or store put on the delivery stays out of the event.
     const event: WebhookEvent = { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: delivery.payload, receivedAt: delivery.receivedAt, attempt };
+    // Made when a handler first reads ctx.importState, once per attempt.
+    let importState: ImportState | undefined;
+    const state = () => (importState ??= importStateOf(delivery, stored));
     const list = handlersFor(delivery.type);
     if (list.length === 1) {
       // The common case, without the bookkeeping of several handlers.
       const handler = list[0]!;
       if (skip?.has(handler)) return;
       try {
-        await callHandler(handler, event);
+        await callHandler(handler, event, state);
       } catch (error) {
         throw error instanceof WebhookError ? error : new WebhookError('handler.failed', `A ${delivery.type} handler failed`, { cause: error });
       }
@@ -396,7 +412,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       list.map((handler) =>
         skip?.has(handler)
           ? undefined
-          : callHandler(handler, event).then(
+          : callHandler(handler, event, state).then(
               () => skip?.add(handler),
               (error: unknown) => void errors.push(error),
             ),
@@ -415,7 +431,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     attempts,
     dedupeTtlMs,
     logger,
-    run,
+    run: (delivery, attempt, skip) => run(delivery, attempt, skip),
     async revive(delivery, body) {
       const decoded: unknown = await decodeBody(body.bytes, body.type);
       const result = await payloadSchema(provider, delivery.type).safeParseAsync(decoded);
@@ -549,14 +565,14 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       if (!result.success) throw payloadInvalid(type, result.error);
       // Without an id, the provider's dedupe id is computed as if the payload had come as JSON.
       const deliveryId = id ?? provider.dedupeId({ type, payload: result.data, rawBody: Buffer.from(JSON.stringify(payload)), header: () => undefined });
-      await run({ id: deliveryId, type, provider: provider.name, payload: result.data, receivedAt: new Date() }, 1);
+      await run({ id: deliveryId, type, provider: provider.name, payload: result.data, receivedAt: new Date() }, 1, undefined, false);
     },
     deadLetters: () => queue.deadLetters(),
     replay: (id) => queue.replay(id),
     stats() {
       const { queued, running } = queue.counts();
       // Dead letters are stored state: from the backend when it can tell, else counted since start.
-      return { ...counters, rejected: { ...rejected }, queued, running, dead: queue.deadCount?.() ?? counters.dead };
+      return { ...counters, rejected: { ...rejected }, queued, running, dead: queue.deadCount?.() ?? counters.dead, imports: imports.list() };
     },
     onIdle: () => queue.onIdle(),
     close(closeOptions = {}) {

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { WebhookError } from './errors.ts';
+import type { ImportState } from './import/types.ts';
 
 /**
  * How a provider's bodies are encoded on the wire. `'form'` is an HTML form: sent as
@@ -155,6 +156,16 @@ export interface HandlerContext {
   readonly signal: AbortSignal;
   /** The receiver's logger. */
   readonly logger: Logger;
+  /**
+   * Durable state for importers (`importRows` keeps its checkpoints here), kept by the receiver's
+   * backend apart from other receivers': `memoryStore()` in memory, `sqliteStore()` in its file,
+   * `bullmqQueue()` in Redis under the queue's prefix. `get`, `set` and `delete` address values of
+   * this delivery only: its retries, its replays and its runs after a restart see them, and they
+   * are deleted with the delivery (or at their TTL). `addToSet` and `members` address sets of the
+   * whole receiver (e.g. ids gathered across the deliveries of one job), kept for their TTL.
+   * With a custom store or queue that keeps no import state, it is kept in this process's memory.
+   */
+  readonly importState: ImportState;
 }
 
 /** A handler: may be async; a throw or rejection counts as a failed attempt and is retried. */
@@ -233,6 +244,28 @@ export interface SerializedError {
   readonly stack?: string;
 }
 
+/** The progress of one import run by `importRows`, in `receiver.stats().imports`. */
+export interface ImportStats {
+  /** The provider the rows come from (`webscraper`, `apify`, ...). */
+  readonly provider: string;
+  /** The provider's job (dataset, task) id. */
+  readonly jobId: string;
+  /** The delivery whose handler imports it. */
+  readonly deliveryId: string;
+  /** `running`, `done` (every row written, `complete()` called), or `failed` (this attempt; it may be retried). */
+  readonly state: 'running' | 'done' | 'failed';
+  /** Rows written, this import's earlier attempts included (resumed from the checkpoint). */
+  readonly rows: number;
+  /** Bytes of the provider's responses consumed for them (approximate). */
+  readonly bytes: number;
+  /** Batches written. */
+  readonly batches: number;
+  /** When the latest attempt started. */
+  readonly startedAt: Date;
+  /** Milliseconds the latest attempt took so far, or took. */
+  readonly ms: number;
+}
+
 /** Counters for health checks and metrics, from `receiver.stats()`. */
 export interface ReceiverStats {
   /** Requests that reached the receiver. */
@@ -260,4 +293,6 @@ export interface ReceiverStats {
    * `deadCount()`, the deliveries that failed for good since this receiver started.
    */
   dead: number;
+  /** The latest imports run by `importRows` handlers in this process (at most 100), oldest first. */
+  imports: ImportStats[];
 }

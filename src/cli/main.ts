@@ -5,9 +5,9 @@ import type { StoredDeadLetter } from '../store/types.ts';
 import type { DeadLetter } from '../types.ts';
 import { normalizeConnection, redactRedisUrl } from '../queue/bullmq/connection.ts';
 import { scrubMessage } from '../log.ts';
-import { findReceiverQueues, openAdminQueue, type AdminQueue, type ReceiverDeadLetter } from '../queue/bullmq/admin.ts';
+import { findReceiverQueues, openAdminQueue, type AdminQueue, type ImportListing, type ReceiverDeadLetter } from '../queue/bullmq/admin.ts';
 import { defaultQueueName, type BullmqCounts } from '../queue/bullmq/jobs.ts';
-import { countStates, openDatabase, requeueDeadLetters, selectDeadLetters, toDeadLetter } from '../store/sqlite/database.ts';
+import { countStates, openDatabase, requeueDeadLetters, selectDeadLetters, selectImports, toDeadLetter } from '../store/sqlite/database.ts';
 
 /** Where the CLI writes, and what it reads from the environment (injected by tests). */
 export interface CliIo {
@@ -28,6 +28,8 @@ Commands:
   replay <id>... | --all   Queue dead letters again: a running receiver runs each once more
                            (SQLite: picked up within its pollIntervalMs; else at its next start)
   stats                    Count deliveries per state
+  imports                  List the imports of importRows handlers, in progress and done (while
+                           their delivery is kept), with rows, batches and bytes written
 
 Backend (one of):
   --sqlite <path>          The file given to sqliteStore({ path })
@@ -53,6 +55,7 @@ Examples:
   scrapehook replay wh_123 --sqlite ./hooks.db --receiver firecrawl
   SCRAPEHOOK_REDIS_URL=redis://:secret@cache:6379 scrapehook replay --all
   scrapehook stats --redis redis://localhost:6379 --receiver apify --json
+  scrapehook imports --sqlite ./hooks.db --receiver webscraper
 `;
 
 class UsageError extends Error {}
@@ -60,7 +63,7 @@ class UsageError extends Error {}
 type Backend = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; queue: string | undefined; prefix: string };
 
 interface Command {
-  readonly name: 'dead-letters' | 'replay' | 'stats';
+  readonly name: 'dead-letters' | 'replay' | 'stats' | 'imports';
   readonly ids: readonly string[] | undefined;
   /** `--receiver`: only this receiver's deliveries; undefined for every receiver's. */
   readonly receiver: string | undefined;
@@ -114,9 +117,9 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
   if (values.help) return 'help';
   if (values.version) return 'version';
   const [name, ...ids] = positionals;
-  if (name === undefined) throw new UsageError('missing command (dead-letters, replay or stats)');
-  if (name !== 'dead-letters' && name !== 'replay' && name !== 'stats') {
-    throw new UsageError(`unknown command ${JSON.stringify(name)} (expected dead-letters, replay or stats)`);
+  if (name === undefined) throw new UsageError('missing command (dead-letters, replay, stats or imports)');
+  if (name !== 'dead-letters' && name !== 'replay' && name !== 'stats' && name !== 'imports') {
+    throw new UsageError(`unknown command ${JSON.stringify(name)} (expected dead-letters, replay, stats or imports)`);
   }
   if (name === 'replay') {
     if (values.all && ids.length > 0) throw new UsageError('replay takes ids or --all, not both');
@@ -177,6 +180,13 @@ function runSqlite(command: Command, path: string, io: CliIo): number {
       case 'stats':
         printStats(countStates(db, command.receiver), command.json, io);
         return EXIT.ok;
+      case 'imports':
+        printImports(
+          selectImports(db, command.receiver).map((row) => ({ receiver: row.receiver, id: row.id, state: row.state, checkpoint: row.value })),
+          command.json,
+          io,
+        );
+        return EXIT.ok;
     }
   } finally {
     db.close();
@@ -220,6 +230,9 @@ async function runRedis(command: Command, backend: Extract<Backend, { kind: 'red
         printStats(total, command.json, io);
         return EXIT.ok;
       }
+      case 'imports':
+        printImports((await each((queue) => queue.imports())).flat(), command.json, io);
+        return EXIT.ok;
     }
   } finally {
     await Promise.all(queues.map((queue) => queue.close()));
@@ -248,6 +261,55 @@ function printReplayed(asked: readonly string[] | undefined, done: readonly stri
   }
   for (const id of missing) io.stderr(`scrapehook: no dead letter with id ${JSON.stringify(id)}\n`);
   return missing.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** An import as listed: its delivery, and what its checkpoint says. */
+interface ShownImport {
+  receiver: string;
+  delivery: string;
+  provider: string;
+  jobId: string;
+  /** `done` (every row written, completed), `importing` (its delivery queued or running), `failed` (a dead letter). */
+  state: 'done' | 'importing' | 'failed';
+  rows: number;
+  batches: number;
+  bytes: number;
+  updatedAt: string;
+}
+
+function showImport({ receiver, id, state, checkpoint }: ImportListing): ShownImport | undefined {
+  let saved: { provider?: unknown; jobId?: unknown; rows?: unknown; batches?: unknown; bytes?: unknown; done?: unknown; updatedAt?: unknown };
+  try {
+    saved = JSON.parse(checkpoint) as typeof saved;
+  } catch {
+    return undefined;
+  }
+  const number = (value: unknown) => (typeof value === 'number' ? value : 0);
+  return {
+    receiver,
+    delivery: id,
+    provider: String(saved.provider ?? ''),
+    jobId: String(saved.jobId ?? ''),
+    state: saved.done === true ? 'done' : state === 'dead' ? 'failed' : 'importing',
+    rows: number(saved.rows),
+    batches: number(saved.batches),
+    bytes: number(saved.bytes),
+    updatedAt: new Date(number(saved.updatedAt)).toISOString(),
+  };
+}
+
+function printImports(listed: readonly ImportListing[], json: boolean, io: CliIo): void {
+  const imports = listed.flatMap((entry) => showImport(entry) ?? []);
+  if (json) {
+    io.stdout(`${JSON.stringify(imports, null, 2)}\n`);
+    return;
+  }
+  if (imports.length === 0) {
+    io.stdout('No imports.\n');
+    return;
+  }
+  const rows = imports.map((i) => [i.receiver, i.delivery, i.provider, i.jobId, i.state, String(i.rows), String(i.batches), String(i.bytes), i.updatedAt]);
+  io.stdout(table(['RECEIVER', 'DELIVERY', 'PROVIDER', 'JOB', 'STATE', 'ROWS', 'BATCHES', 'BYTES', 'UPDATED'], rows));
 }
 
 function printStats(counts: object, json: boolean, io: CliIo): void {

@@ -2,6 +2,8 @@ import PQueue from 'p-queue';
 import { WebhookError } from '../errors.ts';
 import { shownPayload } from '../body/decode-body.ts';
 import { safeError } from '../log.ts';
+import { MemoryImportState } from '../import/memory-state.ts';
+import type { ImportState } from '../import/types.ts';
 import type { Store, StoredDeadLetter, StoredDelivery } from '../store/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './queue.ts';
@@ -40,8 +42,15 @@ export class LocalQueue implements ReceiverQueue {
   /** Stops watching the store for deliveries re-queued from outside (`Store.watch`). */
   #unwatch: (() => void) | undefined;
 
+  /** Import state for a store that keeps none (no `Store.importState`): in memory. */
+  #localState: MemoryImportState | undefined;
+
   constructor(store: Store) {
     this.#store = store;
+  }
+
+  importState(delivery: Delivery): ImportState {
+    return this.#store.importState?.(delivery.id) ?? (this.#localState ??= new MemoryImportState()).forDelivery(delivery.id);
   }
 
   start(runtime: QueueRuntime): void {
@@ -274,7 +283,9 @@ export class LocalQueue implements ReceiverQueue {
 
   async #failed(entry: Entry, error: WebhookError): Promise<void> {
     const { delivery, attempts } = entry;
-    if (attempts >= this.#runtime.attempts) {
+    // A handler error that says retrying cannot help (an ImportError for a bad token or a job
+    // gone) makes a dead letter at once.
+    if (attempts >= this.#runtime.attempts || isFinal(error)) {
       await this.#store.update(delivery.id, { state: 'dead', attempts, error: serialize(error) });
       this.#dead++;
       this.#runtime.dead(delivery, attempts, error);
@@ -307,6 +318,17 @@ export class LocalQueue implements ReceiverQueue {
     for (const resolve of this.#idleWaiters) resolve();
     this.#idleWaiters.clear();
   }
+}
+
+/**
+ * Whether a failed attempt must not be retried: a handler threw an error with `retryable: false`
+ * (an `ImportError` for a bad API token or a job that is gone). With several handlers, one such
+ * error is enough: retrying would fail the same way.
+ */
+export function isFinal(error: WebhookError): boolean {
+  const notRetryable = (e: unknown): boolean =>
+    typeof e === 'object' && e !== null && ((e as { retryable?: unknown }).retryable === false || (e instanceof AggregateError && e.errors.some(notRetryable)));
+  return notRetryable(error.cause);
 }
 
 /** Keeps what an operator needs of an error, without payload contents. */

@@ -1,4 +1,5 @@
 import type { WebhookError } from '../errors.ts';
+import type { ImportState } from '../import/types.ts';
 import type { DeadLetter, Delivery, Logger, ReceivedBody } from '../types.ts';
 
 /** The answer of {@link ReceiverQueue.enqueue}. */
@@ -75,6 +76,12 @@ export interface ReceiverQueue {
    * deliveries that became dead letters since the receiver started.
    */
   deadCount?(): number;
+  /**
+   * Optional: the import state a handler of `delivery` sees as `ctx.importState` (see
+   * `HandlerContext.importState`), kept by this backend for this receiver. Without it, handlers
+   * get state kept in this process's memory only.
+   */
+  importState?(delivery: Delivery): ImportState;
   /** The deliveries that failed for good. */
   deadLetters(): Promise<DeadLetter[]>;
   /** Runs a dead letter once more; resolves once it succeeded (and is no longer a dead letter). */

@@ -337,7 +337,7 @@ export function firecrawlCompleteness(options: FirecrawlCompletenessOptions): Fi
   const ttlMs = positiveInteger('ttlMs', options.ttlMs ?? 72 * 3600_000);
   let seenState: ImportState | undefined = options.state;
   const stateOf = (ctx: HandlerContext): ImportState => {
-    const state = options.state ?? (ctx as HandlerContext & { importState?: ImportState }).importState;
+    const state = options.state ?? (ctx.importState as ImportState | undefined);
     if (!state) throw new TypeError('firecrawlCompleteness needs durable state: run its handlers in a receiver (ctx.importState), or give it `state`');
     return (seenState = state);
   };

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { EnqueueResult, QueueRuntime, ReceiverQueue } from '../dispatch/queue.ts';
-import { serialize } from '../dispatch/local-queue.ts';
+import { isFinal, serialize } from '../dispatch/local-queue.ts';
 import { WebhookError, type WebhookErrorType } from '../errors.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
+import type { ImportState } from '../import/types.ts';
 import { describeConnection, normalizeConnection, type NormalizedConnection, type RedisConnection } from './bullmq/connection.ts';
 import {
   bodyKey,
@@ -191,7 +192,23 @@ interface RedisCalls {
   set(key: string, value: Buffer): Promise<unknown>;
   getBuffer(key: string): Promise<Buffer | null>;
   del(key: string): Promise<number>;
+  hget(key: string, field: string): Promise<string | null>;
+  hdel(key: string, field: string): Promise<number>;
+  pexpire(key: string, ms: number): Promise<number>;
+  smembers(key: string): Promise<string[]>;
+  multi(): RedisMulti;
 }
+
+/** The commands of a MULTI this queue sends (BullMQ's wrapper of ioredis' pipeline: `hset` takes an object). */
+interface RedisMulti {
+  hset(key: string, fields: Record<string, string>): RedisMulti;
+  sadd(key: string, ...members: string[]): RedisMulti;
+  pexpire(key: string, ms: number): RedisMulti;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
+
+/** How long a succeeded delivery's import state stays in Redis, for `scrapehook imports` (1 hour, as sqliteStore's retention). */
+const STATE_KEPT_MS = 60 * 60 * 1000;
 
 /**
  * Deliveries this process accepted with a body, as validated then, for its own workers: a job run
@@ -246,6 +263,8 @@ class BullmqQueue implements ReceiverQueue {
   #deadSinceCount = 0;
   /** Releases this queue's place in {@link queuesInUse}. */
   #release: (() => void) | undefined;
+  /** The job id of each delivery being run here, for its import state. */
+  readonly #jobIds = new WeakMap<Delivery, string>();
 
   constructor(settings: Settings) {
     this.#settings = settings;
@@ -424,6 +443,34 @@ class BullmqQueue implements ReceiverQueue {
     return Math.max(0, this.#deadAtCount + this.#deadSinceCount);
   }
 
+  /**
+   * A delivery's values are fields of one hash per job, `<prefix>state:<job id>`, whose TTL is
+   * renewed with each write: kept while the job is retried or a dead letter, and for an hour after
+   * it succeeded. A receiver's sets are `<prefix>set:<key>`, with their own TTL. The prefix is the
+   * queue's (`bull:<queue>:`): receivers, each on its queue, keep their state apart.
+   */
+  importState(delivery: Delivery): ImportState {
+    const jobId = this.#jobIds.get(delivery) ?? encodeJobId(delivery.id);
+    const hash = `${this.#prefix}state:${jobId}`;
+    const setKey = (key: string) => `${this.#prefix}set:${key}`;
+    const ok = async (multi: RedisMulti) => {
+      const results = await multi.exec();
+      const failed = results?.find(([error]) => error !== null);
+      if (failed) throw failed[0];
+    };
+    return {
+      get: async (key) => (await (await this.#client).hget(hash, key)) ?? undefined,
+      set: async (key, value, ttlMs) => ok((await this.#client).multi().hset(hash, { [key]: value }).pexpire(hash, ttlMs)),
+      delete: async (key) => void (await (await this.#client).hdel(hash, key)),
+      addToSet: async (key, members, ttlMs) => {
+        const multi = (await this.#client).multi();
+        if (members.length > 0) multi.sadd(setKey(key), ...members);
+        await ok(multi.pexpire(setKey(key), ttlMs));
+      },
+      members: async (key) => (await this.#client).smembers(setKey(key)),
+    };
+  }
+
   async deadLetters(): Promise<DeadLetter[]> {
     const [jobs, client] = await Promise.all([failedJobs(this.#queue), this.#client]);
     return deadLettersOf(jobs, client, this.#prefix, (d, b) => this.#runtime.revive(d, b));
@@ -540,6 +587,7 @@ class BullmqQueue implements ReceiverQueue {
     }
     let error: WebhookError | undefined;
     this.#running++;
+    this.#jobIds.set(delivery, jobId);
     try {
       await runtime.run(delivery, attempt, done);
     } catch (caught) {
@@ -550,6 +598,7 @@ class BullmqQueue implements ReceiverQueue {
     if (!error) {
       this.#done.delete(jobId);
       if (job.data.body !== undefined) void this.#deleteBody(jobId, delivery.id);
+      void this.#expireState(jobId, delivery.id);
       if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId, delivery.id);
       runtime.succeeded(delivery, attempt);
       // BullMQ writes the job's completion (and fetches the next job) right after this returns:
@@ -559,7 +608,9 @@ class BullmqQueue implements ReceiverQueue {
       return;
     }
     const serialized = serialize(error);
-    if (attempt >= (job.opts.attempts ?? runtime.attempts)) {
+    // A handler error that says retrying cannot help (an ImportError for a bad token or a job gone)
+    // makes a dead letter at once.
+    if (attempt >= (job.opts.attempts ?? runtime.attempts) || isFinal(error)) {
       this.#done.delete(jobId);
       runtime.dead(delivery, attempt, error);
       return this.#bury(job, error);
@@ -635,6 +686,15 @@ class BullmqQueue implements ReceiverQueue {
       await client.del(bodyKey(this.#prefix, jobId));
     } catch (error) {
       this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not delete the body of a delivery that succeeded from Redis');
+    }
+  }
+
+  /** A succeeded delivery's import state is kept an hour more (for `scrapehook imports`), then goes. */
+  async #expireState(jobId: string, id: string): Promise<void> {
+    try {
+      await (await this.#client).pexpire(`${this.#prefix}state:${jobId}`, STATE_KEPT_MS);
+    } catch (error) {
+      this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not set the expiry of the import state of a delivery that succeeded in Redis');
     }
   }
 

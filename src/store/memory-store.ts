@@ -1,4 +1,5 @@
 import { DEFAULT_DEDUPE_MAX, DedupeMemory } from '../dispatch/dedupe.ts';
+import { MemoryImportState } from '../import/memory-state.ts';
 import type { DeadLetter, Delivery } from '../types.ts';
 import type { DeliveryUpdate, Store, StoredDelivery } from './types.ts';
 
@@ -46,6 +47,7 @@ function memoryScope(options: MemoryStoreOptions): Store {
   let dedupe: DedupeMemory | undefined;
   const dead = new Map<string, DeadLetter>();
   const inFlight = new Map<string, Delivery>();
+  const state = new MemoryImportState();
 
   return {
     accept(delivery: Delivery, dedupeTtlMs: number): boolean {
@@ -68,10 +70,16 @@ function memoryScope(options: MemoryStoreOptions): Store {
           error: update.error ?? { type: 'handler.failed', message: 'unknown error' },
           attempts: update.attempts,
         });
-        if (dead.size > maxDeadLetters) dead.delete(dead.keys().next().value as string);
+        if (dead.size > maxDeadLetters) {
+          const oldest = dead.keys().next().value as string;
+          dead.delete(oldest);
+          state.forget(oldest);
+        }
       } else if (update.state === 'succeeded') {
         inFlight.delete(id);
         dead.delete(id);
+        // Its import state goes with it, as a durable store's does.
+        state.forget(id);
       }
     },
     unfinished(): StoredDelivery[] {
@@ -83,8 +91,10 @@ function memoryScope(options: MemoryStoreOptions): Store {
     deadCount(): number {
       return dead.size;
     },
+    importState: (id: string) => state.forDelivery(id),
     close(): void {
       inFlight.clear();
+      state.clear();
     },
   };
 }

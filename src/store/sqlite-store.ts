@@ -14,6 +14,7 @@ import {
 } from './sqlite/database.ts';
 import { startCheckpointer, type Checkpointer } from './sqlite/checkpointer.ts';
 import type { DeliveryUpdate, Store, StoredDeadLetter, StoredDelivery } from './types.ts';
+import type { ImportState } from '../import/types.ts';
 import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
 
 /** Options of {@link sqliteStore}. */
@@ -85,6 +86,13 @@ export interface SqliteStore extends Store {
   watch(listener: (delivery: StoredDelivery) => void): () => void;
   /** The dead letters kept in the file (kept in step with each change, and with `scrapehook replay`). */
   deadCount(): number;
+  /**
+   * The import state of delivery `id` (`ctx.importState`): its values are rows tied to the
+   * delivery's row, deleted with it (pruned after `retentionMs` once it succeeded, kept while it is
+   * a dead letter) or at their TTL; sets are rows of the receiver, kept until their TTL. Each write
+   * commits at once (it survives a crash of the process).
+   */
+  importState(id: string): ImportState;
   /**
    * A view of this store for one receiver (the receiver calls it): it sees, recovers, lists,
    * replays and counts only the deliveries recorded with `name`, and dedupes only against its own
@@ -420,12 +428,63 @@ class SqliteStoreImpl implements SqliteStore {
       deadLetters: () => this.deadLetters(name),
       deadCount: () => this.deadCount(name),
       watch: (listener) => this.watch(listener, name),
+      importState: (id) => this.importState(id, name),
       close: () => {
         if (released) return;
         released = true;
         names.delete(name);
         if (names.size === 0) inUse.delete(file);
         if (--this.#views === 0) this.close();
+      },
+    };
+  }
+
+  importState(id: string, receiver = ''): ImportState {
+    const db = this.#db;
+    const open = () => {
+      if (this.#closed) throw new Error(`The SQLite store ${this.path} is closed`);
+    };
+    /** The row of the delivery: in flight, or a dead letter being replayed. */
+    let seq: number | undefined;
+    const seqOf = (): number => {
+      open();
+      if (seq !== undefined) return seq;
+      // The delivery's row and its latest state change first: a replayed dead letter's row is found
+      // through its `running` update.
+      if (this.#pending.length > 0) this.#flush();
+      seq = this.#seqs.get(keyOf(receiver, id)) ?? (this.#deadSeq.get(id, receiver) as number | undefined);
+      if (seq === undefined) throw new Error(`The SQLite store ${this.path} keeps no delivery ${JSON.stringify(id)} for receiver ${JSON.stringify(receiver)}: its import state has nowhere to go`);
+      return seq;
+    };
+    return {
+      get: async (key) => {
+        const row = db.prepare('SELECT value FROM import_values WHERE seq = ? AND key = ? AND expires_at > ?').pluck().get(seqOf(), key, Date.now());
+        return row as string | undefined;
+      },
+      set: async (key, value, ttlMs) => {
+        db.prepare('INSERT OR REPLACE INTO import_values (seq, key, value, expires_at) VALUES (?, ?, ?, ?)').run(seqOf(), key, value, Date.now() + ttlMs);
+      },
+      delete: async (key) => {
+        db.prepare('DELETE FROM import_values WHERE seq = ? AND key = ?').run(seqOf(), key);
+      },
+      addToSet: async (key, members, ttlMs) => {
+        open();
+        const now = Date.now();
+        db.transaction(() => {
+          // An expired set starts again empty.
+          const expires = db.prepare('SELECT expires_at FROM import_sets WHERE receiver = ? AND key = ?').pluck().get(receiver, key) as number | undefined;
+          if (expires !== undefined && expires <= now) db.prepare('DELETE FROM import_set_members WHERE receiver = ? AND key = ?').run(receiver, key);
+          db.prepare('INSERT OR REPLACE INTO import_sets (receiver, key, expires_at) VALUES (?, ?, ?)').run(receiver, key, now + ttlMs);
+          const add = db.prepare('INSERT OR IGNORE INTO import_set_members (receiver, key, member) VALUES (?, ?, ?)');
+          for (const member of members) add.run(receiver, key, member);
+        }).immediate();
+      },
+      members: async (key) => {
+        open();
+        return db
+          .prepare('SELECT m.member FROM import_sets AS s JOIN import_set_members AS m USING (receiver, key) WHERE s.receiver = ? AND s.key = ? AND s.expires_at > ?')
+          .pluck()
+          .all(receiver, key, Date.now()) as string[];
       },
     };
   }
@@ -667,6 +726,12 @@ class SqliteStoreImpl implements SqliteStore {
         const cut = Math.min(Math.max(bounds.high - this.#settings.maxIds, (live ?? bounds.high + 1) - 1), bounds.low + PRUNE_BATCH - 1);
         ids = this.#db.prepare('DELETE FROM dedupe WHERE seq <= ?').run(cut).changes;
       }
+      // Import state past its TTL (a delivery's values also go with its row, by trigger).
+      this.#db.prepare('DELETE FROM import_values WHERE expires_at <= ?').run(now);
+      this.#db
+        .prepare('DELETE FROM import_set_members WHERE (receiver, key) IN (SELECT receiver, key FROM import_sets WHERE expires_at <= ?)')
+        .run(now);
+      this.#db.prepare('DELETE FROM import_sets WHERE expires_at <= ?').run(now);
       // More left than one batch: carry on soon, leaving the event loop to requests in between.
       if (succeeded === PRUNE_BATCH || ids === PRUNE_BATCH) setTimeout(() => this.#prune(), 10).unref();
     } catch (error) {

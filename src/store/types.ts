@@ -1,3 +1,4 @@
+import type { ImportState } from '../import/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody, SerializedError } from '../types.ts';
 
 /** Where a delivery stands. */
@@ -77,6 +78,12 @@ export interface Store {
    * @throws {TypeError} when a receiver named `name` already uses this store.
    */
   forReceiver?(name: string): Store;
+  /**
+   * Optional: the import state a handler of the delivery `id` sees as `ctx.importState` (see
+   * `HandlerContext.importState`): its values kept with the delivery and deleted with it,
+   * and this store's sets. A store without it gives handlers state kept in memory only.
+   */
+  importState?(id: string): ImportState;
   /** Releases resources (file handles, connections). */
   close(): void | Promise<void>;
 }

@@ -16,6 +16,8 @@ export interface ChildReceiver {
   kill(): Promise<void>;
   /** Graceful: receiver.close() then process.exit(0); resolves with the exit code. */
   close(): Promise<number | NodeJS.Signals>;
+  /** Resolves with the first line of the child's output (since it started) that matches `pattern`. */
+  line(pattern: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
 }
 
 const children = new Set<ChildProcess>();
@@ -33,9 +35,9 @@ export async function killChildren(): Promise<void> {
   children.clear();
 }
 
-/** Starts the fixture with `env` and resolves once it listens. */
-export async function startReceiver(env: Record<string, string>, timeoutMs = 20_000): Promise<ChildReceiver> {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE], {
+/** Starts the fixture (by default fixtures/receiver.ts) with `env` and resolves once it listens. */
+export async function startReceiver(env: Record<string, string>, timeoutMs = 20_000, fixture = FIXTURE): Promise<ChildReceiver> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -48,6 +50,8 @@ export async function startReceiver(env: Record<string, string>, timeoutMs = 20_
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     let stdout = '';
     const timer = setTimeout(() => reject(new Error(`the receiver did not start within ${timeoutMs} ms\n${stderr}`)), timeoutMs);
@@ -76,6 +80,35 @@ export async function startReceiver(env: Record<string, string>, timeoutMs = 20_
     async close() {
       child.send('close');
       return exited;
+    },
+    line(pattern, lineTimeoutMs = 20_000) {
+      const find = () => {
+        for (const text of output.split('\n')) {
+          const match = pattern.exec(text);
+          if (match) return match;
+        }
+        return undefined;
+      };
+      return new Promise<RegExpExecArray>((resolve, reject) => {
+        const found = find();
+        if (found) return resolve(found);
+        const onData = () => {
+          const match = find();
+          if (!match) return;
+          cleanup();
+          resolve(match);
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`no output line matched ${pattern} within ${lineTimeoutMs} ms\n${output}\n${stderr}`));
+        }, lineTimeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          child.stdout!.off('data', onData);
+        };
+        // After the listener above has appended the chunk.
+        child.stdout!.on('data', onData);
+      });
     },
   };
 }

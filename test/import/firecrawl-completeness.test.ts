@@ -118,7 +118,7 @@ describe('firecrawlCompleteness', () => {
   it('needs durable state: a TypeError without one', async () => {
     api = await firecrawlApiMock({ apiKey });
     const pages = firecrawlCompleteness({ apiKey, baseUrl: api.url, onPages() {} });
-    const ctx = { signal: new AbortController().signal, logger: console } as HandlerContext;
+    const ctx = { signal: new AbortController().signal, logger: console } as unknown as HandlerContext; // called outside a receiver: no importState
     await expect(pages.page({ type: 'crawl.page', payload: { id: 'c1', data: [] } }, ctx)).rejects.toThrow(TypeError);
     await expect(pages.report('c1')).rejects.toThrow(/import state/);
     expect(() => firecrawlCompleteness({ apiKey, onPages: undefined as never })).toThrow(TypeError);

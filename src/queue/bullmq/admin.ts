@@ -17,7 +17,20 @@ export interface AdminQueue {
    */
   replay(ids: readonly string[] | undefined): Promise<string[]>;
   stats(): Promise<BullmqCounts>;
+  /** The checkpoints of importRows kept in this queue's import state (`<prefix>state:<job id>`). */
+  imports(): Promise<ImportListing[]>;
   close(): Promise<void>;
+}
+
+/** An import as `scrapehook imports` lists it: the delivery, and its checkpoint (importRows' JSON). */
+export interface ImportListing {
+  readonly receiver: string;
+  /** The delivery's id. */
+  readonly id: string;
+  /** The delivery's state: `queued`, `running`, `succeeded`, `dead`. */
+  readonly state: string;
+  /** The checkpoint, as importRows writes it (JSON). */
+  readonly checkpoint: string;
 }
 
 function openQueue(connection: NormalizedConnection, name: string, prefix: string) {
@@ -84,8 +97,41 @@ export function openAdminQueue(connection: NormalizedConnection, name: string, p
       const [counts, workers] = await guard(Promise.all([queueCounts(queue), queue.getWorkersCount()]));
       return { ...counts, workers };
     },
+    async imports() {
+      const prefix = queue.keys['']!;
+      const client = (await guard(queue.getBackend().client)) as unknown as {
+        scan(...args: (string | number)[]): Promise<[string, string[]]>;
+        hgetall(key: string): Promise<Record<string, string>>;
+      };
+      const match = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}state:*`;
+      const out: ImportListing[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await guard(client.scan(cursor, 'MATCH', match, 'COUNT', 1000));
+        for (const key of keys.sort()) {
+          const jobId = key.slice(`${prefix}state:`.length);
+          const [fields, job, jobState] = await guard(Promise.all([client.hgetall(key), queue.getJob(jobId), queue.getJobState(jobId)]));
+          const data = (job as { data?: { id?: string; receiver?: string } } | undefined)?.data;
+          // Completed jobs are removed at once: a job that is gone succeeded.
+          const state = jobState === 'failed' ? 'dead' : jobState === 'active' ? 'running' : jobState === 'completed' || jobState === 'unknown' ? 'succeeded' : 'queued';
+          for (const [field, checkpoint] of Object.entries(fields)) {
+            if (!field.startsWith('import:')) continue;
+            out.push({ receiver: data?.receiver ?? receiverOfQueue, id: data?.id ?? decodeJobId(jobId), state, checkpoint });
+          }
+        }
+        cursor = next;
+      } while (cursor !== '0');
+      return out;
+    },
     async close() {
       await queue.close().catch(() => {});
     },
   };
+}
+
+/** A delivery id from its job id (see encodeJobId), for a job already removed. */
+function decodeJobId(jobId: string): string {
+  if (jobId === '%') return '';
+  if (jobId === '%30') return '0';
+  return jobId.replace(/%3A/g, ':').replace(/%25/g, '%');
 }

@@ -7,7 +7,7 @@ import type { DeliveryState, StoredDeadLetter, StoredDelivery } from '../types.t
 export type Database = BetterSqlite3.Database;
 
 /** The schema version this code writes; bumped with each migration. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 const require = createRequire(import.meta.url);
 
@@ -128,6 +128,35 @@ const TABLES = `
   );
 `;
 
+/**
+ * Import state (`ctx.importState`): values of a delivery (importRows' checkpoints), deleted with
+ * the delivery's row or at their expiry, and each receiver's sets (Firecrawl page ids per job),
+ * kept until their expiry.
+ */
+const IMPORT_TABLES = `
+  CREATE TABLE import_values (
+    seq        INTEGER NOT NULL, -- the delivery's
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (seq, key)
+  ) WITHOUT ROWID;
+  CREATE TRIGGER deliveries_import_values AFTER DELETE ON deliveries
+  BEGIN DELETE FROM import_values WHERE seq = OLD.seq; END;
+  CREATE TABLE import_sets (
+    receiver   TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (receiver, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE import_set_members (
+    receiver TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    member   TEXT NOT NULL,
+    PRIMARY KEY (receiver, key, member)
+  ) WITHOUT ROWID;
+`;
+
 function migrate(db: Database, path: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === SCHEMA_VERSION) return;
@@ -151,12 +180,14 @@ function migrate(db: Database, path: string): void {
       `);
       // 4: each delivery and dedupe id belongs to a receiver. Before, a file served one receiver,
       // whose name defaults to its provider's; old dedupe ids keep holding for every receiver.
-      db.exec(`
+      if (version < 4) db.exec(`
         ALTER TABLE deliveries ADD COLUMN ${RECEIVER_COLUMN};
         UPDATE deliveries SET receiver = provider;
         ALTER TABLE dedupe ADD COLUMN ${DEDUPE_RECEIVER_COLUMN};
       `);
     }
+    // 5: import state (checkpoints of importRows, sets of ids).
+    db.exec(IMPORT_TABLES);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -263,4 +294,27 @@ export function requeueDeadLetters(db: Database, ids: readonly string[] | undefi
       return [...new Set(targets.map((t) => t.id))];
     })
     .immediate();
+}
+
+/** An import's checkpoint as `scrapehook imports` lists it. */
+export interface ImportRow {
+  receiver: string;
+  /** The delivery's id. */
+  id: string;
+  type: string;
+  /** The delivery's state. */
+  state: DeliveryState;
+  /** The checkpoint (JSON, as importRows writes it). */
+  value: string;
+}
+
+/** The checkpoints of importRows (keys `import:...`) of every receiver, or of `receiver`, oldest delivery first. */
+export function selectImports(db: Database, receiver?: string, now = Date.now()): ImportRow[] {
+  const mine = receiver === undefined ? '' : 'AND d.receiver = @receiver';
+  return db
+    .prepare(
+      `SELECT d.receiver, d.id, d.type, d.state, v.value FROM import_values AS v JOIN deliveries AS d USING (seq)
+       WHERE v.key LIKE 'import:%' AND v.expires_at > @now ${mine} ORDER BY v.seq, v.key`,
+    )
+    .all(receiver === undefined ? { now } : { now, receiver }) as ImportRow[];
 }
