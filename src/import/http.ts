@@ -288,10 +288,12 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
   } catch (error) {
     throw failure(error, false);
   }
+  clearTimeout(timer); // from here the stall clock runs only while a read waits: a slow consumer is not a stall
 
   const ok = (response.status >= 200 && response.status < 300) || call.accept?.includes(response.status) === true;
   if (!ok) {
     let text = '';
+    arm();
     try {
       text = await response.text();
     } catch {
@@ -327,13 +329,14 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
       try {
         for (;;) {
           let result: Awaited<ReturnType<typeof reader.read>>;
+          arm();
           try {
             result = await reader.read();
           } catch (error) {
             throw failure(error, true);
           }
+          clearTimeout(timer);
           if (result.done) break;
-          arm();
           bytes += result.value.byteLength;
           yield result.value;
         }
