@@ -32,3 +32,9 @@ export { bullmqQueue } from './queue/bullmq-queue.ts';
 export type { BullmqQueueOptions } from './queue/bullmq-queue.ts';
 export { redactRedisUrl } from './queue/bullmq/connection.ts';
 export type { RedisConnection, RedisConnectionOptions } from './queue/bullmq/connection.ts';
+// Importers (issue 10): file downloads and the HTTP retry options they share.
+export { webScraperData } from './import/web-scraper.ts';
+export type { WebScraperDataOptions, WebScraperDataSource, WebScraperImportStatus, WebScraperRef, WebScraperRow } from './import/web-scraper.ts';
+export { thordataResults } from './import/thordata.ts';
+export type { ThordataRef, ThordataResultsOptions, ThordataRow } from './import/thordata.ts';
+export type { HttpRetryOptions } from './import/http.ts';
