@@ -71,7 +71,7 @@ export async function* jsonLinesRows(chunks: AsyncIterable<Uint8Array>, skip = 0
  * The records of a JSON body that is an array of records, or an object holding them in `data` (the
  * `{spider_parameter, data: [...], metadata}` envelope), the first `skip` parsed but dropped.
  * Streams with `@streamparser/json` (bounded memory: each record is dropped once handed out). An
- * object with a `code` other than 200 and no `data` is an API error answered in place of the file:
+ * object with a `code` other than 200 and no records is an API error answered in place of the file:
  * `onCode` turns it into the error to throw.
  */
 export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0, onCode?: (code: number, msg: string | undefined) => Error): AsyncGenerator<unknown> {
@@ -81,15 +81,14 @@ export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0
   let failure: Error | undefined;
   let code: unknown;
   let msg: unknown;
-  let sawData = false;
   const start = (first: number): JSONParser => {
     const envelope = first === 0x7b; // '{'
-    const p = new JSONParser({ paths: envelope ? ['$.data.*', '$.code', '$.msg', '$.data'] : ['$.*'], keepStack: false, stringBufferSize: 64 * 1024 });
+    // Never ask for `$.data` itself: the parser would keep the whole array to hand it out.
+    const p = new JSONParser({ paths: envelope ? ['$.data.*', '$.code', '$.msg'] : ['$.*'], keepStack: false, stringBufferSize: 64 * 1024 });
     p.onValue = ({ value, key, stack }) => {
       if (envelope && stack.length === 1) {
         if (key === 'code') code = value;
         else if (key === 'msg') msg = value;
-        else if (key === 'data') sawData = true;
         return;
       }
       seen += 1;
@@ -130,7 +129,7 @@ export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0
     }
     if (failure || !parser?.isEnded) throw new TransientHttpError(`the JSON document ends before it closes, after record ${seen} (${failure?.message ?? 'no closing bracket'})`, 'truncated');
   }
-  if (code !== undefined && code !== 200 && !sawData && onCode) throw onCode(Number(code), typeof msg === 'string' ? msg : undefined);
+  if (code !== undefined && Number(code) !== 200 && seen === 0 && onCode) throw onCode(Number(code), typeof msg === 'string' ? msg : undefined);
   yield* pending;
 }
 
