@@ -19,7 +19,8 @@ export class InvalidRowError extends Error {
 }
 
 /**
- * The rows of a JSON Lines body, one per `\n`-terminated line (`\r\n` too; blank lines skipped),
+ * The rows of a JSON Lines body (in arrays, one per chunk read: an async step per row would cost
+ * more than the parsing), one per `\n`-terminated line (`\r\n` too; blank lines skipped),
  * the first `skip` counted but not parsed. Lines are split on the decoded text (a `\n` byte never
  * occurs inside a UTF-8 sequence, and JSON Lines escapes newlines in values): measured as fast as
  * a Buffer splitter and ~1.4x faster than `readline` on 200k rows.
@@ -27,7 +28,7 @@ export class InvalidRowError extends Error {
  * A last line without `\n` is a row when it parses (a file without a final newline), and a
  * truncated body when it does not.
  */
-export async function* jsonLinesRows(chunks: AsyncIterable<Uint8Array>, skip = 0): AsyncGenerator<unknown> {
+export async function* jsonLinesRows(chunks: AsyncIterable<Uint8Array>, skip = 0): AsyncGenerator<unknown[]> {
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let line = 0; // non-blank lines seen
@@ -53,7 +54,7 @@ export async function* jsonLinesRows(chunks: AsyncIterable<Uint8Array>, skip = 0
       start = end + 1;
     }
     carry = start === 0 ? text : text.slice(start);
-    if (rows) yield* rows;
+    if (rows) yield rows;
   }
   const last = (carry + decoder.end()).trim();
   if (last === '') return;
@@ -64,7 +65,7 @@ export async function* jsonLinesRows(chunks: AsyncIterable<Uint8Array>, skip = 0
   } catch {
     throw new TransientHttpError(`the body ended in the middle of line ${line} (no final newline, and the line does not parse)`, 'truncated');
   }
-  if (line > skip) yield row;
+  if (line > skip) yield [row];
 }
 
 /**
@@ -74,7 +75,7 @@ export async function* jsonLinesRows(chunks: AsyncIterable<Uint8Array>, skip = 0
  * object with a `code` other than 200 and no records is an API error answered in place of the file:
  * `onCode` turns it into the error to throw.
  */
-export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0, onCode?: (code: number, msg: string | undefined) => Error): AsyncGenerator<unknown> {
+export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0, onCode?: (code: number, msg: string | undefined) => Error): AsyncGenerator<unknown[]> {
   let parser: JSONParser | undefined;
   let seen = 0;
   let pending: unknown[] = [];
@@ -116,7 +117,7 @@ export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0
     if (pending.length) {
       const rows = pending;
       pending = [];
-      yield* rows;
+      yield rows;
     }
   }
   if (empty) return;
@@ -130,7 +131,7 @@ export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0
     if (failure || !parser?.isEnded) throw new TransientHttpError(`the JSON document ends before it closes, after record ${seen} (${failure?.message ?? 'no closing bracket'})`, 'truncated');
   }
   if (code !== undefined && Number(code) !== 200 && seen === 0 && onCode) throw onCode(Number(code), typeof msg === 'string' ? msg : undefined);
-  yield* pending;
+  if (pending.length) yield pending;
 }
 
 /**
@@ -139,7 +140,7 @@ export async function* jsonArrayRows(chunks: AsyncIterable<Uint8Array>, skip = 0
  * becomes `null`. A quoted field left open, or a last record with too few columns, at the end of
  * the body is a truncation.
  */
-export async function* csvRows(chunks: AsyncIterable<Uint8Array>, skip = 0, options: { nullLiteral?: boolean } = {}): AsyncGenerator<Record<string, unknown>> {
+export async function* csvRows(chunks: AsyncIterable<Uint8Array>, skip = 0, options: { nullLiteral?: boolean } = {}): AsyncGenerator<Record<string, unknown>[]> {
   let ended = false;
   const source = Readable.from((async function* () {
     yield* chunks;
@@ -157,7 +158,7 @@ export async function* csvRows(chunks: AsyncIterable<Uint8Array>, skip = 0, opti
   try {
     for await (const record of parser as AsyncIterable<Record<string, unknown>>) {
       seen += 1;
-      if (seen > skip) yield record;
+      if (seen > skip) yield [record];
     }
   } catch (error) {
     const code = (error as CsvError).code;
@@ -182,8 +183,8 @@ export interface DownloadPlan<Row> {
   readonly after?: ImportCursor | undefined;
   /** Opens the download for an attempt. @default openOnce(call) */
   readonly open?: () => Promise<HttpResponse>;
-  /** The rows of an open download, the first `skip` left out. */
-  rows(response: HttpResponse, skip: number): AsyncIterable<Row>;
+  /** The rows of an open download, in arrays of any length, the first `skip` left out. */
+  rows(response: HttpResponse, skip: number): AsyncIterable<Row[]>;
 }
 
 /**
@@ -213,12 +214,14 @@ export async function* downloadBatches<Row>(plan: DownloadPlan<Row>): AsyncGener
       const response = await (plan.open ?? (() => openOnce(call)))();
       let mark = 0;
       try {
-        for await (const row of plan.rows(response, next + pending.length)) {
-          pending.push(row);
-          if (pending.length >= batchSize) {
-            const bytes = response.bytes - mark;
-            mark = response.bytes;
-            yield batch(bytes);
+        for await (const rows of plan.rows(response, next + pending.length)) {
+          for (const row of rows) {
+            pending.push(row);
+            if (pending.length >= batchSize) {
+              const bytes = response.bytes - mark;
+              mark = response.bytes;
+              yield batch(bytes);
+            }
           }
         }
         if (pending.length) yield batch(response.bytes - mark);

@@ -188,7 +188,7 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
         batchSize,
         after: read.after,
         open,
-        rows: (response, skip) => (format === 'csv' ? csvRows(response.chunks(), skip) : (jsonArrayRows(response.chunks(), skip, notFile) as AsyncIterable<ThordataRow>)),
+        rows: (response, skip) => (format === 'csv' ? csvRows(response.chunks(), skip) : (jsonArrayRows(response.chunks(), skip, notFile) as AsyncIterable<ThordataRow[]>)),
       });
     },
   };

@@ -137,7 +137,7 @@ export function webScraperData(options: WebScraperDataOptions): WebScraperDataSo
         jobId: String(ref.jobId),
         batchSize,
         after: read.after,
-        rows: (response, skip) => (format === 'csv' ? csvRows(response.chunks(), skip, { nullLiteral: true }) : (jsonLinesRows(response.chunks(), skip) as AsyncIterable<WebScraperRow>)),
+        rows: (response, skip) => (format === 'csv' ? csvRows(response.chunks(), skip, { nullLiteral: true }) : (jsonLinesRows(response.chunks(), skip) as AsyncIterable<WebScraperRow[]>)),
       });
     },
     async complete(ref, read) {
