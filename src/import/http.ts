@@ -144,9 +144,38 @@ export function scrub(text: string, secrets: readonly string[] = []): string {
   return text;
 }
 
+/** A text with every URL in it redacted ({@link redactUrl}) and every secret removed. */
+export function safeText(text: string, secrets: readonly string[] = []): string {
+  return scrub(text.replace(/\bhttps?:\/\/[^\s"'<>]+/g, (url) => redactUrl(url)), secrets);
+}
+
+/** Query parameter names whose values are secrets wherever they show up (`api_token`, `api_key`, `sign`...). */
+const SECRET_PARAM = /token|key|secret|sign|auth|pass|credential/i;
+
+/** The call's secrets: those given, and the values of secret-looking query parameters of its URL (even an unparsable one). */
+function secretsOf(call: HttpCall): string[] {
+  const out = [...(call.secrets ?? [])];
+  const mark = call.url.indexOf('?');
+  if (mark !== -1) {
+    for (const component of call.url.slice(mark + 1).split('&')) {
+      const eq = component.indexOf('=');
+      if (eq === -1 || !SECRET_PARAM.test(component.slice(0, eq))) continue;
+      const value = component.slice(eq + 1).split('#', 1)[0]!;
+      if (value.length < 4) continue;
+      out.push(value);
+      try {
+        out.push(decodeURIComponent(value.replaceAll('+', ' ')));
+      } catch {
+        // not percent-encoded properly: the raw value is enough
+      }
+    }
+  }
+  return out;
+}
+
 /** `GET https://host/path?api_token=[redacted]`: how a call is named in messages. */
 function describe(call: HttpCall): string {
-  return scrub(`${call.method ?? 'GET'} ${redactUrl(call.url)}`, call.secrets);
+  return scrub(`${call.method ?? 'GET'} ${redactUrl(call.url)}`, secretsOf(call));
 }
 
 function options(call: HttpCall): Required<HttpRetryOptions> {
@@ -155,7 +184,7 @@ function options(call: HttpCall): Required<HttpRetryOptions> {
 
 /** An {@link ImportError} for a call, its message scrubbed of every secret. */
 export function importError(call: HttpCall, code: ImportErrorCode, detail: string, extra: { status?: number; cause?: unknown; retryable?: boolean } = {}): ImportError {
-  const message = scrub(`${call.provider}: could not ${call.what} for job ${call.jobId} (${describe(call)}): ${detail}`, call.secrets);
+  const message = scrub(`${call.provider}: could not ${call.what} for job ${call.jobId} (${describe(call)}): ${safeText(detail)}`, secretsOf(call));
   return new ImportError(code, message, { provider: call.provider, jobId: call.jobId, ...extra });
 }
 
@@ -175,9 +204,10 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   }
 }
 
+/** The first line of an error body, short, URLs redacted (an API may echo the request). */
 function firstLine(text: string): string {
   const line = text.trim().split('\n', 1)[0] ?? '';
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  return safeText(line.length > 200 ? `${line.slice(0, 200)}…` : line);
 }
 
 /** The error for a status that is not retried, or `undefined` when it is retried (429, 5xx, 408). */
@@ -205,19 +235,19 @@ function waitOf(call: HttpCall, response: Response, bodyText: string): number | 
  */
 function nextWait(call: HttpCall, error: TransientHttpError, failures: number, attempt: number, streamed: boolean): number | ImportError {
   const opts = options(call);
-  const detail = scrub(error.message, call.secrets);
+  const detail = scrub(error.message, secretsOf(call));
   const broke = error.reason === 'truncated' || error.reason === 'stall';
   if (failures >= opts.attempts) {
     const then = streamed ? 'The import is not complete; the delivery is retried later and resumes after the last written batch.' : 'The delivery is retried later; if it keeps failing, check the API\'s status.';
-    return importError(call, broke ? 'import.truncated' : 'import.unavailable', `${detail}, ${failures} time(s) in a row. ${then}`, { status: error.status, cause: error });
+    return importError(call, broke ? 'import.truncated' : 'import.unavailable', `${detail}, ${failures} time(s) in a row. ${then}`, { status: error.status });
   }
   if (error.waitMs !== undefined && error.waitMs > opts.maxWaitMs) {
-    return importError(call, 'import.unavailable', `${detail}; the API asks to wait ${Math.ceil(error.waitMs / 1000)} s, more than maxWaitMs (${opts.maxWaitMs} ms). The delivery is retried later.`, { status: error.status, cause: error });
+    return importError(call, 'import.unavailable', `${detail}; the API asks to wait ${Math.ceil(error.waitMs / 1000)} s, more than maxWaitMs (${opts.maxWaitMs} ms). The delivery is retried later.`, { status: error.status });
   }
   const wait = error.waitMs ?? backoffDelay(failures, opts.minDelayMs, opts.maxDelayMs);
   (call.logger ?? silentLogger).warn(
     { provider: call.provider, jobId: call.jobId, request: describe(call), attempt, waitMs: wait, reason: error.reason, status: error.status },
-    scrub(`${call.provider}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, call.secrets),
+    scrub(`${call.provider}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, secretsOf(call)),
   );
   return wait;
 }
@@ -271,8 +301,10 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
     if (call.signal?.aborted) return call.signal.reason;
     if (stalled) return new TransientHttpError(`no byte received for ${stallTimeoutMs} ms (stallTimeoutMs)${reading ? ' in the middle of the body' : ''}`, 'stall');
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    const message = error instanceof Error ? `${error.message}${cause}` : String(error);
-    return new TransientHttpError(reading ? `the body broke off (${message})` : `network error (${message})`, reading ? 'truncated' : 'network', undefined, undefined, { cause: error });
+    // fetch's own messages may quote the URL (`Failed to parse URL from …?api_token=…`): the raw
+    // error is not kept, and its text is redacted.
+    const message = safeText(error instanceof Error ? `${error.message}${cause}` : String(error), secretsOf(call));
+    return new TransientHttpError(reading ? `the body broke off (${message})` : `network error (${message})`, reading ? 'truncated' : 'network');
   };
 
   arm();

@@ -74,6 +74,15 @@ describe('import http', () => {
     expect(lines.join('\n')).not.toContain(token);
   });
 
+  it('keeps the token out of network errors, whose text may quote the URL', async () => {
+    const { logger, lines } = recorder();
+    const error = await httpText({ provider: 'thordata', jobId: 't1', what: 'download the file', url: `http://bad host/file.json?api_token=${token}`, logger, retry: { attempts: 2, minDelayMs: 1, maxDelayMs: 1 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'import.unavailable', retryable: true });
+    const text = [(error as Error).message, (error as Error).stack, String((error as Error).cause), ...lines].join('\n');
+    expect(text).toMatch(/network error/);
+    expect(text).not.toContain(token);
+  });
+
   it('gives up after `attempts` with import.unavailable', async () => {
     api = await webScraperApiMock({ token, jobs: [{ id: 7 }], faults: [{ path: '/scraping-job/7', fault: { kind: 'status', status: 502 } }] });
     const error = await httpOpen(call('scraping-job/7', { retry: { attempts: 3, minDelayMs: 1, maxDelayMs: 2 } })).catch((e: unknown) => e);

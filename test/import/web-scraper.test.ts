@@ -114,7 +114,7 @@ describe('webScraperData', () => {
     const error = await collect(webScraperData({ apiToken: wrong, baseUrl: api!.apiUrl, retry: fast }).read({ jobId: 7 }, { logger })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImportError);
     expect(error).toMatchObject({ code: 'import.unauthorized', retryable: false, status: 401, provider: 'webscraper', jobId: '7' });
-    const text = `${(error as Error).message}\n${(error as Error).stack}\n${lines.join('\n')}`;
+    const text = `${(error as Error).message}\n${(error as Error).stack}\n${String((error as Error).cause)}\n${lines.join('\n')}`;
     expect((error as Error).message).toMatch(/webscraper.*job 7.*apiToken/);
     for (const secret of [wrong, apiToken, encodeURIComponent(apiToken)]) expect(text).not.toContain(secret);
     expect(api!.requests).toHaveLength(1);
