@@ -155,18 +155,13 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
       if (typeof ref?.taskId !== 'string' || ref.taskId === '') throw new TypeError(`Expected \`taskId\` to be a non-empty string, got ${String(ref?.taskId)}`);
       let url = ref.url;
       const what = `download the ${format === 'csv' ? 'CSV' : 'JSON'} result file`;
-      const fileCall = (): HttpCall => ({ ...common(ref, read), what, url: withApiKey(url ?? `${base}/tasks-download`) });
+      const fileCall = (): HttpCall => ({ ...common(ref, read), what, url: withApiKey(url!) });
+      /** Opens the file; a URL that answers 403/404 (expired) is replaced through tasks-download, once per attempt. */
       const open = async (): Promise<HttpResponse> => {
-        let fresh = false;
-        if (url === undefined) {
-          url = await resolve(ref, read);
-          fresh = true;
-        }
         try {
           return await openOnce(fileCall());
         } catch (error) {
-          // An expired or revoked file URL: ask tasks-download for a new one, once per attempt.
-          if (fresh || !(error instanceof ImportError) || (error.status !== 403 && error.status !== 404)) throw error;
+          if (!(error instanceof ImportError) || (error.status !== 403 && error.status !== 404)) throw error;
           read.logger?.info({ provider: 'thordata', jobId: ref.taskId, status: error.status }, `thordata: the result file URL answered ${error.status}; asking tasks-download for a new one`);
           url = await resolve(ref, read);
           return openOnce(fileCall());
@@ -179,17 +174,17 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
         if (code === 404) return importError(call, 'import.not.found', `the file URL answered an API error (${said}): the task or its file is gone.`, { status: code });
         return importError(call, 'import.unavailable', `the file URL answered an API error (${said}). The delivery is retried later.`, { status: code });
       };
-      return downloadBatches<ThordataRow>({
-        // The call names the URL for retries and messages; `open` may replace it.
-        get call() {
-          return fileCall();
-        },
-        jobId: ref.taskId,
-        batchSize,
-        after: read.after,
-        open,
-        rows: (response, skip) => (format === 'csv' ? csvRows(response.chunks(), skip) : (jsonArrayRows(response.chunks(), skip, notFile) as AsyncIterable<ThordataRow[]>)),
-      });
+      return (async function* () {
+        if (url === undefined) url = await resolve(ref, read); // the webhook gave no URL
+        yield* downloadBatches<ThordataRow>({
+          call: fileCall(),
+          jobId: ref.taskId,
+          batchSize,
+          after: read.after,
+          open,
+          rows: (response, skip) => (format === 'csv' ? csvRows(response.chunks(), skip) : (jsonArrayRows(response.chunks(), skip, notFile) as AsyncIterable<ThordataRow[]>)),
+        });
+      })();
     },
   };
 }

@@ -137,6 +137,15 @@ describe('webScraperData', () => {
     expect(csvResumed.map((b) => [b.index, b.firstRow, b.rows])).toEqual(csvAll.slice(5).map((b) => [b.index, b.firstRow, b.rows]));
   });
 
+  it('resumes a job whose data grew since ("Continue"): the new rows come after, nothing twice', async () => {
+    await start([{ id: 7, rows }]);
+    const first = await collect(source().read({ jobId: 7 }, { batchSize: 10 }));
+    api!.push(7, { title: 'late 1' }, { title: 'late 2' });
+    const resumed = await collect(source().read({ jobId: 7 }, { batchSize: 10, after: first[1]!.cursor }));
+    expect(resumed.map((b) => [b.index, b.firstRow])).toEqual([[2, 20]]);
+    expect(orders([...first.slice(0, 2), ...resumed])).toEqual(expected(27));
+  });
+
   it('reads CSV: BOM, CRLF, quoted newlines and quotes, the literal null as null; retries a cut inside a quoted field', async () => {
     await start([{ id: 7, rows }], [{ path: '/csv', requests: 1, fault: { kind: 'truncate', chunked: true, graceful: true, at: 320 } }]);
     const batches = await collect(source({ format: 'csv' }).read({ jobId: 7 }, { batchSize: 100 }));
