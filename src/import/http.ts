@@ -318,7 +318,12 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
       redirect: 'follow',
     });
   } catch (error) {
-    throw failure(error, false);
+    const failed = failure(error, false);
+    // A URL fetch cannot parse will not parse on the next attempt either.
+    if (failed instanceof TransientHttpError && error instanceof TypeError && /parse URL|Invalid URL/i.test(error.message)) {
+      throw importError(call, 'import.invalid', `the URL is not valid (${failed.message}). Check \`baseUrl\`, or the URL the webhook gave.`);
+    }
+    throw failed;
   }
   clearTimeout(timer); // from here the stall clock runs only while a read waits: a slow consumer is not a stall
 

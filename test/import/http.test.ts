@@ -76,10 +76,12 @@ describe('import http', () => {
 
   it('keeps the token out of network errors, whose text may quote the URL', async () => {
     const { logger, lines } = recorder();
-    const error = await httpText({ provider: 'thordata', jobId: 't1', what: 'download the file', url: `http://bad host/file.json?api_token=${token}`, logger, retry: { attempts: 2, minDelayMs: 1, maxDelayMs: 1 } }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'import.unavailable', retryable: true });
-    const text = [(error as Error).message, (error as Error).stack, String((error as Error).cause), ...lines].join('\n');
-    expect(text).toMatch(/network error/);
+    const bad = await httpText({ provider: 'thordata', jobId: 't1', what: 'download the file', url: `http://bad host/file.json?api_token=${token}`, logger }).catch((e: unknown) => e);
+    expect(bad).toMatchObject({ code: 'import.invalid', retryable: false }); // not retried: it cannot get better
+    const refused = await httpText({ provider: 'thordata', jobId: 't1', what: 'download the file', url: `http://127.0.0.1:1/file.json?sign=${token}`, logger, retry: { attempts: 2, minDelayMs: 1, maxDelayMs: 1 } }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'import.unavailable', retryable: true });
+    const text = [bad, refused].flatMap((e) => [(e as Error).message, (e as Error).stack, String((e as Error).cause)]).concat(lines).join('\n');
+    expect(text).toMatch(/not valid.*network error/s);
     expect(text).not.toContain(token);
   });
 
