@@ -146,15 +146,19 @@ describe('webScraperData', () => {
     expect(orders([...first.slice(0, 2), ...resumed])).toEqual(expected(27));
   });
 
-  it('reads CSV: BOM, CRLF, quoted newlines and quotes, the literal null as null; retries a cut inside a quoted field', async () => {
-    await start([{ id: 7, rows }], [{ path: '/csv', requests: 1, fault: { kind: 'truncate', chunked: true, graceful: true, at: 320 } }]);
+  it('reads CSV: BOM, CRLF, quoted newlines and quotes, the literal null as null; retries a cut inside a quoted field, a cut connection, a stall', async () => {
+    await start([{ id: 7, rows }], [
+      { path: '/csv', requests: 1, fault: { kind: 'truncate', chunked: true, graceful: true, at: 320 } },
+      { path: '/csv', requests: 2, fault: { kind: 'truncate' } },
+      { path: '/csv', requests: 3, fault: { kind: 'stall' } },
+    ]);
     const batches = await collect(source({ format: 'csv' }).read({ jobId: 7 }, { batchSize: 100 }));
     const got = batches.flatMap((b) => b.rows);
     expect(got).toHaveLength(25);
     expect(Object.keys(got[0]!)).toEqual(['web-scraper-order', 'web-scraper-start-url', 'title', 'note', 'price']);
     expect(got[3]).toEqual({ 'web-scraper-order': '7-4', 'web-scraper-start-url': 'https://example.com/', title: 'Item 3', note: 'two\nlines, "quoted"', price: '3' });
     expect(got[5]!.price).toBeNull();
-    expect(api!.requests.filter((r) => r.path.endsWith('/csv'))).toHaveLength(2);
+    expect(api!.requests.filter((r) => r.path.endsWith('/csv'))).toHaveLength(4);
   });
 
   it('deletes the job in complete() only with deleteJob, and a repeated delete (404) counts as done', async () => {
