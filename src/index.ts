@@ -42,3 +42,8 @@ export { apifyItems } from './import/apify.ts';
 export type { ApifyDatasetRef, ApifyItem, ApifyItemsOptions } from './import/apify.ts';
 export { firecrawlCompleteness, firecrawlDocuments } from './import/firecrawl.ts';
 export type { FirecrawlCompleteness, FirecrawlCompletenessOptions, FirecrawlCompletenessReport, FirecrawlDocumentsOptions, FirecrawlFailedPage, FirecrawlJobEvent, FirecrawlJobRef, FirecrawlPagesInfo } from './import/firecrawl.ts';
+export { webScraperData } from './import/web-scraper.ts';
+export type { WebScraperDataOptions, WebScraperDataSource, WebScraperImportStatus, WebScraperRef, WebScraperRow } from './import/web-scraper.ts';
+export { thordataResults } from './import/thordata.ts';
+export type { ThordataRef, ThordataResultsOptions, ThordataRow } from './import/thordata.ts';
+export type { HttpRetryOptions } from './import/http.ts';

@@ -53,7 +53,7 @@ export type ThordataCustomProvider<S extends z.ZodType> = Provider<Record<Thorda
  * @example
  * ```ts
  * const hooks = createReceiver({ provider: thordata({ token: process.env.THORDATA_WEBHOOK_TOKEN }) });
- * hooks.on('ACTOR.RUN.SUCCEEDED', async ({ payload }) => download(payload.resource.jsonUrl));
+ * hooks.on('ACTOR.RUN.SUCCEEDED', importRows(thordataResults({ token, key }), { write: (rows) => db.insertMany(rows) }));
  * hooks.on('ACTOR.RUN.FAILED', ({ payload }) => alert(payload.resource.apiErrorMsg));
  * app.all('/webhooks/thordata/:token', hooks.middleware());
  * ```

@@ -49,7 +49,7 @@ export type WebScraperProvider = Provider<typeof webScraperEvents, typeof webScr
  * ```ts
  * const hooks = createReceiver({ provider: webScraper({ token: process.env.WEBSCRAPER_WEBHOOK_TOKEN }) });
  * // Acknowledged at once; the import runs from the queue, as the docs advise.
- * hooks.on('scrapingjob.finished', async ({ payload }, { signal }) => importJob(payload.scrapingjob_id, signal));
+ * hooks.on('scrapingjob.finished', importRows(webScraperData({ apiToken, deleteJob: true }), { write: (rows) => db.insertMany(rows) }));
  * app.all('/webhooks/webscraper/:token', hooks.middleware());
  * ```
  * @throws {TypeError} when no token is given or `dedupeWindowMs` is not a positive integer.
