@@ -50,6 +50,8 @@ const MOCK_DEFAULT_TOKEN = 'wsc-test-token';
 
 export async function createDemoApp(env: Env = process.env, options: DemoOptions = {}) {
   const write = options.write ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  // First, as it may throw (a malformed WEBSCRAPER_API_URL) before anything else is started.
+  const { dataApi, baseUrl, apiToken, mock } = await webScraperApi(env);
 
   // Secure by default: a secret that is not set is generated for this run (demo.ts prints it once).
   const generated: Record<string, string> = {};
@@ -79,8 +81,7 @@ export async function createDemoApp(env: Env = process.env, options: DemoOptions
   // Web Scraper Cloud's advice: acknowledge at once, import from a queue. The receiver answered
   // 202 before this handler runs; importRows downloads the job's JSON Lines batch by batch,
   // checkpoints each batch, and a failure is retried with backoff, never by the sender.
-  const { dataApi, apiToken, mock } = await webScraperApi(env);
-  const importJob = importRows(webScraperData({ apiToken, baseUrl: dataApi.url }), {
+  const importJob = importRows(webScraperData({ apiToken, baseUrl }), {
     batchSize: DEMO_BATCH_SIZE,
     // Your database goes here. The demo prints one line per batch: counts, never the rows.
     write(rows, batch) {
@@ -151,7 +152,7 @@ function lineLogger(write: (line: string) => void): Logger {
  * mocks' default token; `WEBSCRAPER_API_TOKEN` alone is the real API; neither starts the built-in
  * mock, which serves {@link DEMO_MOCK_ROWS} made-up rows for any job id.
  */
-async function webScraperApi(env: Env): Promise<{ dataApi: DemoDataApi; apiToken: string; mock?: WebScraperApiMock }> {
+async function webScraperApi(env: Env): Promise<{ dataApi: DemoDataApi; baseUrl: string; apiToken: string; mock?: WebScraperApiMock }> {
   const apiUrl = env.WEBSCRAPER_API_URL;
   const apiToken = env.WEBSCRAPER_API_TOKEN;
   if (apiUrl) {
@@ -167,13 +168,14 @@ async function webScraperApi(env: Env): Promise<{ dataApi: DemoDataApi; apiToken
     shown.hash = '';
     const token = apiToken ? 'WEBSCRAPER_API_TOKEN' : "webScraperApiMock()'s default token (WEBSCRAPER_API_TOKEN is not set)";
     return {
-      dataApi: { kind: 'url', url: apiUrl, description: `Web Scraper Cloud jobs are imported from WEBSCRAPER_API_URL ${shown.href} with ${token}` },
+      dataApi: { kind: 'url', url: shown.href, description: `Web Scraper Cloud jobs are imported from WEBSCRAPER_API_URL ${shown.href} with ${token}` },
+      baseUrl: apiUrl,
       apiToken: apiToken || MOCK_DEFAULT_TOKEN,
     };
   }
   if (apiToken) {
     const url = 'https://api.webscraper.io/api/v1/';
-    return { dataApi: { kind: 'webscraper', url, description: `Web Scraper Cloud jobs are imported from ${url} (the real API) with WEBSCRAPER_API_TOKEN` }, apiToken };
+    return { dataApi: { kind: 'webscraper', url, description: `Web Scraper Cloud jobs are imported from ${url} (the real API) with WEBSCRAPER_API_TOKEN` }, baseUrl: url, apiToken };
   }
   const mockToken = randomBytes(24).toString('base64url');
   const mock = await webScraperApiMock({
@@ -191,6 +193,7 @@ async function webScraperApi(env: Env): Promise<{ dataApi: DemoDataApi; apiToken
         `Web Scraper Cloud jobs are imported from the built-in mock at ${mock.apiUrl} (${DEMO_MOCK_ROWS} made-up rows for any job id; ` +
         'set WEBSCRAPER_API_TOKEN for the real API, WEBSCRAPER_API_URL for your own)',
     },
+    baseUrl: mock.apiUrl,
     apiToken: mockToken,
     mock,
   };

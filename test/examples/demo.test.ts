@@ -138,7 +138,7 @@ describe('examples/demo-app.ts', () => {
 
     const own = await createDemoApp({ ...env, WEBSCRAPER_API_TOKEN: token, WEBSCRAPER_API_URL: 'http://user:pw@127.0.0.1:9/api/v1/?x=1' }, { write: () => {}, log: () => {} });
     await own.close();
-    expect(own.dataApi.kind).toBe('url');
+    expect(own.dataApi).toMatchObject({ kind: 'url', url: 'http://127.0.0.1:9/api/v1/' });
     expect(own.dataApi.description).toContain('WEBSCRAPER_API_URL http://127.0.0.1:9/api/v1/ with WEBSCRAPER_API_TOKEN');
     for (const { description } of [real.dataApi, own.dataApi]) {
       expect(description).not.toContain(token);

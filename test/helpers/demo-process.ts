@@ -23,7 +23,7 @@ export interface DemoProcess {
 /** Runs `examples/demo.ts` as `npm start` does (through tsx), on a free port. */
 export async function startDemo(env: Record<string, string> = {}): Promise<DemoProcess> {
   const inherited = { ...process.env };
-  for (const name of Object.keys(inherited)) if (/_WEBHOOK_(SECRET|TOKEN)$|^WEBSCRAPER_API_TOKEN$/.test(name)) delete inherited[name];
+  for (const name of Object.keys(inherited)) if (/_WEBHOOK_(SECRET|TOKEN)$|^WEBSCRAPER_API_(TOKEN|URL)$/.test(name)) delete inherited[name];
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
     cwd: root,
     env: { ...inherited, ...env, PORT: '0' },
