@@ -1,13 +1,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createDemoApp } from '../../examples/demo-app.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createDemoApp, DEMO_BATCH_SIZE, DEMO_MOCK_ROWS } from '../../examples/demo-app.ts';
 import {
   apifyDelivery,
   firecrawlDelivery,
   sendDelivery,
   standardWebhookDelivery,
   thordataDelivery,
+  webScraperApiMock,
   webScraperDelivery,
 } from '../../src/testing/index.ts';
 import { startDemo } from '../helpers/demo-process.ts';
@@ -26,26 +27,48 @@ afterEach(async () => {
   cleanup = undefined;
 });
 
+interface ImportEntry {
+  provider: string;
+  jobId: string;
+  state: string;
+  rows: number;
+  batches: number;
+  bytes: number;
+}
+
+async function healthz(base: string): Promise<{ status: string; imports: ImportEntry[]; receivers: Record<string, { accepted: number }> }> {
+  const res = await fetch(`${base}/healthz`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as never;
+}
+
+/** The batches the demo imports for a job of `rows` rows, as its stdout lines say. */
+function batchLines(jobId: number, rows: number) {
+  return Array.from({ length: Math.ceil(rows / DEMO_BATCH_SIZE) }, (_, batch) => ({
+    provider: 'webscraper',
+    jobId: String(jobId),
+    batch,
+    rows: Math.min(DEMO_BATCH_SIZE, rows - batch * DEMO_BATCH_SIZE),
+  }));
+}
+
+async function listen(demo: Awaited<ReturnType<typeof createDemoApp>>): Promise<string> {
+  const server = http.createServer(demo.app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup = async () => {
+    await demo.close();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe('examples/demo-app.ts', () => {
-  it('responds 202 to one delivery per provider, logs one JSON line each, and imports the finished job', async () => {
+  it('responds 202 to one delivery per provider, logs one JSON line each, and imports the finished job from the built-in mock', async () => {
     const lines: string[] = [];
-    const fetched: number[] = [];
-    const demo = createDemoApp(env, {
-      write: (line) => void lines.push(line),
-      log: () => {},
-      fetchJobRecords: async (jobId) => {
-        fetched.push(jobId);
-        return [{ row: 1 }, { row: 2 }];
-      },
-    });
-    const server = http.createServer(demo.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup = async () => {
-      await demo.close();
-      await new Promise((resolve) => server.close(resolve));
-    };
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const demo = await createDemoApp(env, { write: (line) => void lines.push(line), log: () => {} });
+    const base = await listen(demo);
     expect(demo.generated).toEqual({});
+    expect(demo.dataApi).toMatchObject({ kind: 'mock', url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/$/) });
 
     const deliveries = [
       firecrawlDelivery({ secret: env.FIRECRAWL_WEBHOOK_SECRET }),
@@ -58,45 +81,99 @@ describe('examples/demo-app.ts', () => {
       expect((await sendDelivery(base, delivery)).status, delivery.path).toBe(202);
     }
     expect((await sendDelivery(base, webScraperDelivery({ token: 'wrong' }))).status).toBe(401);
+
+    // The import runs from the queue after the 202: /healthz shows it once its rows are in.
+    await vi.waitFor(async () => {
+      expect((await healthz(base)).imports).toEqual([
+        { provider: 'webscraper', jobId: '1234', state: 'done', rows: DEMO_MOCK_ROWS, batches: Math.ceil(DEMO_MOCK_ROWS / DEMO_BATCH_SIZE), bytes: expect.any(Number) },
+      ]);
+    });
     await Promise.all(Object.values(demo.receivers).map((hooks) => hooks.onIdle()));
 
-    const logged = lines.map((line) => JSON.parse(line) as { provider: string; type: string; id: string });
-    expect(logged.map(({ provider, type }) => `${provider} ${type}`).sort()).toEqual([
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const events = parsed.filter((entry) => 'type' in entry) as { provider: string; type: string; id: string }[];
+    expect(events.map(({ provider, type }) => `${provider} ${type}`).sort()).toEqual([
       'apify ACTOR.RUN.SUCCEEDED',
       'firecrawl crawl.page',
       'standard-webhooks crawl.page',
       'thordata ACTOR.RUN.SUCCEEDED',
       'webscraper scrapingjob.finished',
     ]);
-    for (const entry of logged) expect(entry.id).toEqual(expect.any(String));
+    for (const entry of events) expect(entry.id).toEqual(expect.any(String));
+    // One line per imported batch: counts only, never the rows.
+    expect(parsed.filter((entry) => !('type' in entry))).toEqual(batchLines(1234, DEMO_MOCK_ROWS));
+    expect(lines.join('\n')).not.toContain('Item 1 of job');
     // Ids and types only: no payload reaches the log (Thordata's carries the account key).
     expect(lines.join('\n')).not.toContain('apiKey');
-    expect(fetched).toEqual([1234]);
 
-    const health = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      http.get(`${base}/healthz`, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      }).on('error', reject);
-    });
-    expect(health.status).toBe(200);
-    expect(JSON.parse(health.body)).toMatchObject({
+    const health = await healthz(base);
+    expect(health).toMatchObject({
       status: 'ok',
-      imported: { jobs: 1, records: 2 },
       receivers: { firecrawl: { accepted: 1 }, webscraper: { accepted: 1, rejected: { unauthorized: 1 } }, standard: { accepted: 1 } },
     });
+    expect(health.imports[0]!.bytes).toBeGreaterThan(0);
+  });
+
+  it('imports any job id a notification names, a stopped job too, and not a failed one', async () => {
+    const lines: string[] = [];
+    const demo = await createDemoApp(env, { write: (line) => void lines.push(line), log: () => {} });
+    const base = await listen(demo);
+    const send = (type: 'scrapingjob.stopped' | 'scrapingjob.failed', id: string) =>
+      sendDelivery(base, webScraperDelivery({ token: env.WEBSCRAPER_WEBHOOK_TOKEN, type, payload: { scrapingjob_id: id } }));
+    expect((await send('scrapingjob.failed', '31')).status).toBe(202);
+    expect((await send('scrapingjob.stopped', '9876543')).status).toBe(202);
+    await vi.waitFor(async () => {
+      expect((await healthz(base)).imports).toEqual([expect.objectContaining({ jobId: '9876543', state: 'done', rows: DEMO_MOCK_ROWS })]);
+    });
+    await demo.receivers.webscraper.onIdle();
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => !('type' in entry))).toEqual(batchLines(9876543, DEMO_MOCK_ROWS));
+  });
+
+  it('picks the data API: WEBSCRAPER_API_URL first, then WEBSCRAPER_API_TOKEN (the real API), else the built-in mock', async () => {
+    const token = 'wsc-real-token-3d9a1f';
+    const real = await createDemoApp({ ...env, WEBSCRAPER_API_TOKEN: token }, { write: () => {}, log: () => {} });
+    await real.close();
+    expect(real.dataApi).toMatchObject({ kind: 'webscraper', url: 'https://api.webscraper.io/api/v1/' });
+    expect(real.dataApi.description).toContain('WEBSCRAPER_API_TOKEN');
+
+    const own = await createDemoApp({ ...env, WEBSCRAPER_API_TOKEN: token, WEBSCRAPER_API_URL: 'http://user:pw@127.0.0.1:9/api/v1/?x=1' }, { write: () => {}, log: () => {} });
+    await own.close();
+    expect(own.dataApi).toMatchObject({ kind: 'url', url: 'http://127.0.0.1:9/api/v1/' });
+    expect(own.dataApi.description).toContain('WEBSCRAPER_API_URL http://127.0.0.1:9/api/v1/ with WEBSCRAPER_API_TOKEN');
+    for (const { description } of [real.dataApi, own.dataApi]) {
+      expect(description).not.toContain(token);
+      expect(description).not.toContain('pw');
+    }
+
+    const urlOnly = await createDemoApp({ ...env, WEBSCRAPER_API_URL: 'http://127.0.0.1:9/api/v1/' }, { write: () => {}, log: () => {} });
+    await urlOnly.close();
+    expect(urlOnly.dataApi.description).toContain("webScraperApiMock()'s default token");
+
+    await expect(createDemoApp({ ...env, WEBSCRAPER_API_URL: 'not a url' })).rejects.toThrow(new TypeError('Expected WEBSCRAPER_API_URL to be an absolute URL (the API base, e.g. http://127.0.0.1:8080/api/v1/), got "not a url"'));
+  });
+
+  it('a token the API refuses: the delivery is a dead letter, stderr says why without the token, /healthz shows the import failed', async () => {
+    const api = await webScraperApiMock({ token: 'the-right-token', jobs: [{ id: 1234, rows: [{ title: 'a' }] }] });
+    const lines: string[] = [];
+    const demo = await createDemoApp({ ...env, WEBSCRAPER_API_URL: api.apiUrl, WEBSCRAPER_API_TOKEN: 'wrong-token-0b7e55' }, { write: () => {}, log: (line) => void lines.push(line) });
+    const base = await listen(demo);
+    const close = cleanup!;
+    cleanup = async () => {
+      await close();
+      await api.close();
+    };
+    expect((await sendDelivery(base, webScraperDelivery({ token: env.WEBSCRAPER_WEBHOOK_TOKEN }))).status).toBe(202);
+    await vi.waitFor(async () => {
+      expect((await healthz(base)).imports).toEqual([expect.objectContaining({ jobId: '1234', state: 'failed', rows: 0 })]);
+    });
+    await demo.receivers.webscraper.onIdle();
+    expect(demo.receivers.webscraper.stats().dead).toBe(1);
+    expect(lines.join('\n')).toMatch(/^error scrapehook: a delivery failed for good .*job 1234 .*401/m);
+    expect(lines.join('\n')).not.toContain('wrong-token-0b7e55');
   });
 
   it('answers 405 with Allow: POST, not Express 404, to a GET on every webhook route', async () => {
-    const demo = createDemoApp(env, { write: () => {} });
-    const server = http.createServer(demo.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup = async () => {
-      await demo.close();
-      await new Promise((resolve) => server.close(resolve));
-    };
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = await listen(await createDemoApp(env, { write: () => {}, log: () => {} }));
     for (const path of ['/webhooks/firecrawl', '/webhooks/apify/t', '/webhooks/thordata/t', '/webhooks/webscraper/t', '/webhooks/standard']) {
       const res = await fetch(base + path);
       expect(res.status, path).toBe(405);
@@ -105,8 +182,8 @@ describe('examples/demo-app.ts', () => {
     }
   });
 
-  it('generates the secrets that are not set', () => {
-    const demo = createDemoApp({}, { write: () => {} });
+  it('generates the secrets that are not set', async () => {
+    const demo = await createDemoApp({}, { write: () => {} });
     cleanup = () => demo.close();
     expect(Object.keys(demo.generated).sort()).toEqual([
       'APIFY_WEBHOOK_TOKEN',
@@ -121,14 +198,7 @@ describe('examples/demo-app.ts', () => {
 
   it('prints each rejection to stderr with its status and code, never the secret or the URL token', async () => {
     const lines: string[] = [];
-    const demo = createDemoApp(env, { write: () => {}, log: (line) => void lines.push(line) });
-    const server = http.createServer(demo.app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanup = async () => {
-      await demo.close();
-      await new Promise((resolve) => server.close(resolve));
-    };
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = await listen(await createDemoApp(env, { write: () => {}, log: (line) => void lines.push(line) }));
 
     const wrongToken = 'not-the-token-7f3a9c';
     expect((await sendDelivery(base, webScraperDelivery({ token: wrongToken }))).status).toBe(401);
@@ -156,5 +226,40 @@ describe('examples/demo-app.ts', () => {
     expect(status).toBe(401);
     await demo.waitForStderr(/^rejected apify: 401 unauthorized$/m);
     expect(demo.stderr()).not.toContain(wrongToken);
+  });
+
+  it('npm start: a Web Scraper Cloud notification ends with its rows imported from the built-in mock, shown in /healthz', async () => {
+    const demo = await startDemo();
+    cleanup = () => demo.stop();
+    expect(demo.stderr()).toMatch(/^Web Scraper Cloud jobs are imported from the built-in mock at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/ /m);
+    const delivery = webScraperDelivery({ token: demo.exported.WEBSCRAPER_WEBHOOK_TOKEN!, payload: { scrapingjob_id: '777001' } });
+    expect((await sendDelivery(demo.url, delivery)).status).toBe(202);
+    const last = batchLines(777001, DEMO_MOCK_ROWS).at(-1)!;
+    await demo.waitForStdout(new RegExp(`^${JSON.stringify(last).replace(/[{}]/g, '\\$&')}$`, 'm'));
+    await vi.waitFor(async () => {
+      expect((await healthz(demo.url)).imports).toEqual([expect.objectContaining({ provider: 'webscraper', jobId: '777001', state: 'done', rows: DEMO_MOCK_ROWS })]);
+    });
+  });
+
+  it('npm start with WEBSCRAPER_API_URL and WEBSCRAPER_API_TOKEN imports from that API with that token, and never prints the token', async () => {
+    const apiToken = 'wsc-own-api-token-6c0e2b';
+    const rows = [{ title: 'a' }, { title: 'b' }, { title: 'c' }];
+    const api = await webScraperApiMock({ token: apiToken, jobs: [{ id: 4321, rows }] });
+    const demo = await startDemo({ WEBSCRAPER_API_URL: api.apiUrl, WEBSCRAPER_API_TOKEN: apiToken });
+    cleanup = async () => {
+      await demo.stop();
+      await api.close();
+    };
+    expect(demo.stderr()).toContain(`Web Scraper Cloud jobs are imported from WEBSCRAPER_API_URL ${api.apiUrl} with WEBSCRAPER_API_TOKEN`);
+    const delivery = webScraperDelivery({ token: demo.exported.WEBSCRAPER_WEBHOOK_TOKEN!, payload: { scrapingjob_id: '4321' } });
+    expect((await sendDelivery(demo.url, delivery)).status).toBe(202);
+    await demo.waitForStdout(/^\{"provider":"webscraper","jobId":"4321","batch":0,"rows":3\}$/m);
+    await vi.waitFor(async () => {
+      expect((await healthz(demo.url)).imports).toEqual([expect.objectContaining({ jobId: '4321', state: 'done', rows: 3, batches: 1 })]);
+    });
+    expect(api.requestsWith(apiToken).map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v1/scraping-job/4321/json']);
+    expect(api.deleted.size).toBe(0); // the demo never deletes a job
+    expect(demo.stdout()).not.toContain(apiToken);
+    expect(demo.stderr()).not.toContain(apiToken);
   });
 });

@@ -4,7 +4,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type DemoProcess, startDemo } from '../helpers/demo-process.ts';
 
 const run = promisify(execFile);
@@ -53,5 +53,15 @@ describe.skipIf(missing.length > 0 && !process.env.CI)('README: Trying it with c
     expect((await send('webscraper', { WEBSCRAPER_WEBHOOK_TOKEN: 'not-the-token-91c0' })).status).toBe(401);
     await demo.waitForStderr(/^rejected webscraper: 401 unauthorized$/m);
     expect(demo.stderr()).not.toContain('not-the-token-91c0');
+  });
+
+  it('the webscraper recipe ends with the job\'s rows imported from the built-in mock, shown in /healthz', async () => {
+    const res = await send('webscraper');
+    expect(res.status, res.body).toBe(202);
+    const jobId = (JSON.parse(res.body) as { id: string }).id.split(':')[0];
+    await vi.waitFor(async () => {
+      const health = (await (await fetch(`${demo.url}/healthz`)).json()) as { imports: { jobId: string; state: string; rows: number }[] };
+      expect(health.imports.find((entry) => entry.jobId === jobId)).toMatchObject({ state: 'done', rows: 25 });
+    });
   });
 });

@@ -48,6 +48,15 @@ export interface WebScraperApiMockOptions {
    */
   jobs?: readonly WebScraperMockJob[];
   /**
+   * The job for an id that `jobs` lacks, made when a request first names it and kept from then on
+   * (so it can be downloaded again, grown with `push` and deleted); `undefined` answers 404 as
+   * without this option. Lets any `scrapingjob_id` a notification carries be imported, as in the
+   * demo (`npm start`).
+   * @default none: only the ids in `jobs` exist
+   * @example (id) => ({ rows: { count: 25, row: (i) => ({ title: `Item ${i + 1} of job ${id}` }) } })
+   */
+  jobFor?: (id: number) => Omit<WebScraperMockJob, 'id'> | undefined;
+  /**
    * Calls allowed per token in a fixed window; `false` for no limit.
    * @default { limit: 200, windowMs: 900_000 } (200 calls per 15 minutes, as documented)
    */
@@ -125,8 +134,20 @@ export async function webScraperApiMock(options: WebScraperApiMockOptions = {}):
   const started = Math.floor(now() / 1000);
 
   const error = (status: number, message?: string): Reply => json(status, { success: false, error: message ?? (status === 429 ? 'Too Many Attempts.' : `Error ${status}`) });
+  if (options.jobFor !== undefined && typeof options.jobFor !== 'function') {
+    throw new TypeError(`Expected \`jobFor\` to be a function (id) => job, got ${typeof options.jobFor}`);
+  }
+  const jobOf = (id: number): Job | undefined => {
+    const known = jobs.get(id);
+    if (known || !options.jobFor || !Number.isSafeInteger(id) || id < 1) return known;
+    const made = options.jobFor(id);
+    if (made === undefined) return undefined;
+    const job: Job = { spec: { ...made, id }, rows: new RowStore(made.rows) };
+    jobs.set(id, job);
+    return job;
+  };
   const find = (req: MockRequest): Job | Reply => {
-    const job = jobs.get(Number(req.params.id));
+    const job = jobOf(Number(req.params.id));
     return job && !deleted.has(job.spec.id) ? job : error(404, 'Scraping job not found');
   };
   const record = (job: Job, index: number): WebScraperRecord => ({
@@ -246,7 +267,7 @@ export async function webScraperApiMock(options: WebScraperApiMockOptions = {}):
     apiUrl: `${server.url}/api/v1/`,
     deleted,
     push(jobId, ...rows) {
-      const job = jobs.get(jobId);
+      const job = jobOf(jobId);
       if (!job) throw new TypeError(`Expected a job id the mock knows, got ${jobId}`);
       job.rows.push(...rows);
     },

@@ -116,6 +116,33 @@ describe('webScraperApiMock', () => {
     expect(JSON.parse(text.split('\n')[1]!)).toMatchObject({ 'web-scraper-order': '7-2', title: 'later' });
   });
 
+  it('jobFor: serves a job for an id it was not given, the same on every call, and it can be deleted', async () => {
+    const asked: number[] = [];
+    api = await webScraperApiMock({
+      token,
+      jobs: [{ id: 7, rows: rows.slice(0, 1) }],
+      jobFor: (id) => {
+        asked.push(id);
+        return id === 404 ? undefined : { rows: { count: 3, row: (i) => ({ title: `Item ${i + 1} of ${id}` }) }, info: { custom_id: `c-${id}` } };
+      },
+    });
+    const { text } = await get('scraping-job/9021/json');
+    expect(text.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([1, 2, 3].map((n) => ({
+      'web-scraper-order': `9021-${n}`,
+      'web-scraper-start-url': 'https://example.com/',
+      title: `Item ${n} of 9021`,
+    })));
+    expect(JSON.parse((await get('scraping-job/9021')).text)).toMatchObject({ data: { id: 9021, custom_id: 'c-9021', stored_record_count: 3 } });
+    expect((await get('scraping-job/7/json')).text.split('\n')).toHaveLength(2); // the given jobs come first
+    expect((await get('scraping-job/404/json')).res.status).toBe(404); // jobFor answered undefined
+    expect((await fetch(`${api.apiUrl}scraping-job/555/json?api_token=wrong`)).status).toBe(401); // no job made for a refused call
+    expect(asked).toEqual([9021, 404]); // made once, then kept
+
+    expect((await get('scraping-job/9021', { method: 'DELETE' })).res.status).toBe(200);
+    expect(api.deleted.has(9021)).toBe(true);
+    expect((await get('scraping-job/9021/json')).res.status).toBe(404); // deleted, not made again
+  });
+
   it('records every request, so a test can see where the token went', async () => {
     api = await webScraperApiMock({ token, jobs: [{ id: 7 }] });
     await get('scraping-job/7', { headers: { 'user-agent': 'test' } });
