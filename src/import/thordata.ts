@@ -99,8 +99,9 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
     logger: read.logger,
     retry: options.retry,
     secrets,
-    unauthorizedHint: 'Check `token` and `key` (Thordata Dashboard → My Account), and `apiKey` for `/download` URLs',
-    notFoundHint: 'the task or its result file does not exist (unknown task, or past the retention of the result files)',
+    unauthorizedHint: 'check `token` and `key` (Thordata Dashboard → My Account), and `apiKey` for `/download` URLs',
+    notFoundHint: 'The task or its result file does not exist (unknown task, or past the retention of the result files): nothing to import; replay the dead letter if it comes back',
+    invalidHint: 'This is not a documented answer: check `baseUrl` and `format`, and report it if they are right',
   });
 
   /** The file URL from `tasks-download`. */

@@ -116,8 +116,9 @@ export function webScraperData(options: WebScraperDataOptions): WebScraperDataSo
     logger: read?.logger,
     retry: options.retry,
     secrets: [token, encodeURIComponent(token)],
-    unauthorizedHint: 'Check `apiToken` (Web Scraper Cloud → Account → API)',
-    notFoundHint: 'the scraping job does not exist any more (deleted, or past the data retention of the account plan)',
+    unauthorizedHint: 'check `apiToken` (Web Scraper Cloud → Account → API)',
+    notFoundHint: 'The scraping job does not exist any more (deleted, or past the data retention of the account plan): nothing to import; replay the dead letter if it comes back',
+    invalidHint: 'This is not a documented answer: check `baseUrl` and `format`, and report it if they are right',
   });
 
   return {
