@@ -4,7 +4,7 @@
  */
 import { positiveInteger, nonNegativeInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
-import { apiErrorText as errorText, getPage, retryAfterHeader } from './paged-fetch.ts';
+import { httpJson, pageRetry } from './http.ts';
 import type { Batch, ReadOptions, Source } from './types.ts';
 
 /** Options of {@link apifyItems}. */
@@ -46,7 +46,8 @@ export interface ApifyItemsOptions {
   readonly maxRetries?: number;
   /**
    * The first retry's delay: each wait is random in [d, 2d] and d doubles, as Apify documents
-   * (500 ms, 1 s, 2 s, ...). A 429's `Retry-After`, when Apify sends one, wins.
+   * (500 ms, 1 s, 2 s, ...), at most 60 s. A `Retry-After`, when Apify sends one, wins; one over
+   * 60 s fails the page at once with the retryable `import.unavailable` (the delivery is retried later).
    * @default 500
    */
   readonly retryDelayMs?: number;
@@ -103,13 +104,13 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
   if (typeof options?.token !== 'string' || options.token === '') throw new TypeError('Expected `token` to be the Apify API token, a non-empty string');
   const base = new URL(options.baseUrl ?? 'https://api.apify.com');
   const origin = base.href.replace(/\/+$/, '');
-  const retry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500), timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? 60_000) };
+  const retry = pageRetry(options);
   const clean = options.clean === true;
   const extra = new URLSearchParams();
   if (clean) extra.set('clean', '1');
   if (options.fields?.length) extra.set('fields', options.fields.join(','));
   if (options.omit?.length) extra.set('omit', options.omit.join(','));
-  const headers = { authorization: `Bearer ${options.token}` };
+  const headers = { authorization: `Bearer ${options.token}`, accept: 'application/json' };
 
   async function* read(ref: ApifyDatasetRef, readOptions: ReadOptions = {}): AsyncGenerator<Batch<ApifyItem>> {
     const datasetId = ref.datasetId;
@@ -122,19 +123,18 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
     for (;;) {
       const query = new URLSearchParams({ format: 'json', offset: String(offset), limit: String(limit) });
       for (const [k, v] of extra) query.set(k, v);
-      const page = await getPage({
-        url: `${origin}/v2/datasets/${encodeURIComponent(datasetId)}/items?${query}`,
-        headers,
-        secret: options.token,
+      const page = await httpJson({
         provider: 'apify',
         jobId: datasetId,
-        what,
-        retry,
+        what: 'read a page of items',
+        subject: what,
+        url: `${origin}/v2/datasets/${encodeURIComponent(datasetId)}/items?${query}`,
+        headers,
+        secrets: [options.token],
+        ...retry,
         signal: readOptions.signal,
         logger: readOptions.logger,
-        retryAfterMs: retryAfterHeader,
-        notFound: (body) =>
-          new ImportError('import.not.found', `apify: ${what}: the dataset was not found (${errorText(body) || 'HTTP 404'}); unnamed datasets are deleted 7 days after their last use, so run the Actor again`, { provider: 'apify', jobId: datasetId, status: 404 }),
+        notFoundHint: 'Unnamed datasets are deleted 7 days after their last use: run the Actor again',
       });
       if (!Array.isArray(page.body)) {
         throw new ImportError('import.invalid', `apify: ${what}: expected a JSON array of items, got ${typeof page.body}`, { provider: 'apify', jobId: datasetId });

@@ -9,7 +9,7 @@ import type { FirecrawlDocument, FirecrawlProvider } from '../providers/firecraw
 import type { Receiver } from '../receiver.ts';
 import type { HandlerContext } from '../types.ts';
 import { ImportError } from './errors.ts';
-import { apiErrorText as errorText, getPage, retryAfterHeader, type PageRetry } from './paged-fetch.ts';
+import { errorText, httpJson, pageRetry } from './http.ts';
 import type { Batch, ImportState, ReadOptions, Source } from './types.ts';
 
 export type { FirecrawlDocument } from '../providers/firecrawl/index.ts';
@@ -35,7 +35,8 @@ export interface FirecrawlDocumentsOptions {
   readonly maxRetries?: number;
   /**
    * The first retry's delay when Firecrawl gives none: each wait is random in [d, 2d] and d
-   * doubles. A 429's `Retry-After` header, or the "retry after Ns" of its error text, wins (at most 60 s).
+   * doubles, at most 60 s. A 429's `Retry-After` header, or the "retry after Ns" of its error text,
+   * wins; a wait over 60 s fails the page at once with the retryable `import.unavailable`.
    * @default 500
    */
   readonly retryDelayMs?: number;
@@ -90,29 +91,25 @@ function retryAfterText(body: string): number | undefined {
 function firecrawlApi(options: FirecrawlDocumentsOptions) {
   if (typeof options?.apiKey !== 'string' || options.apiKey === '') throw new TypeError('Expected `apiKey` to be the Firecrawl API key, a non-empty string');
   const origin = new URL(options.baseUrl ?? 'https://api.firecrawl.dev').href.replace(/\/+$/, '');
-  const retry: PageRetry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500), timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? 60_000) };
-  const headers = { authorization: `Bearer ${options.apiKey}` };
+  const retry = pageRetry(options);
+  const headers = { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' };
   const path = (ref: FirecrawlJobRef) => `${origin}/v2/${ref.kind === 'crawl' ? 'crawl' : 'batch/scrape'}/${encodeURIComponent(ref.jobId)}`;
   const what = (ref: FirecrawlJobRef) => `${ref.kind === 'crawl' ? 'crawl' : 'batch scrape'} ${ref.jobId}`;
 
   const get = (ref: FirecrawlJobRef, url: string, read: Pick<ReadOptions, 'signal' | 'logger'>) =>
-    getPage({
-      url,
-      headers,
-      secret: options.apiKey,
+    httpJson({
       provider: 'firecrawl',
       jobId: ref.jobId,
-      what: what(ref),
-      retry,
+      what: 'read a status page',
+      subject: what(ref),
+      url,
+      headers,
+      secrets: [options.apiKey],
+      ...retry,
       signal: read.signal,
       logger: read.logger,
-      retryAfterMs: (response, body) => retryAfterHeader(response) ?? retryAfterText(body),
-      notFound: (body) =>
-        new ImportError(
-          'import.not.found',
-          `firecrawl: ${what(ref)}: ${errorText(body) || 'Not found'} (HTTP 404). Firecrawl keeps a job's results for 24 hours after it completes, for the team that ran it; past that they cannot be read: run the job again`,
-          { provider: 'firecrawl', jobId: ref.jobId, status: 404 },
-        ),
+      retryAfter: (_response, body) => retryAfterText(body),
+      notFoundHint: "Firecrawl keeps a job's results for 24 hours after it completes, for the team that ran it; past that they cannot be read: run the job again",
     });
 
   /**

@@ -312,9 +312,9 @@ function nextWait(call: HttpCall, error: TransientHttpError, failures: number, a
   }
   const wait = error.waitMs ?? backoffDelay(failures, opts.minDelayMs, opts.maxDelayMs);
   (call.logger ?? silentLogger).warn(
-    // `code`: what the failure is if it is the last.
+    // `code`: what the failure becomes if it is the last.
     { provider: call.provider, jobId: call.jobId, request: describe(call), attempt, waitMs: wait, reason: error.reason, status: error.status, code },
-    scrub(`${call.provider}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, secretsOf(call)),
+    scrub(`${call.provider}: ${call.subject ?? `job ${call.jobId}`}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, secretsOf(call)),
   );
   return wait;
 }
