@@ -294,21 +294,24 @@ function retried(call: HttpCall, status: number, response: Response, bodyText: s
 }
 
 /**
- * What follows failure number `failures` (in a row) of a call: the wait before the next attempt,
- * logged; or, when the attempts ran out or the API asks for a wait over `maxWaitMs`, the
- * {@link ImportError} to throw.
+ * What follows failure number `failures` (in a row) of a call, at attempt `attempt`: an abort, or
+ * an error that is not a {@link TransientHttpError}, is thrown as it is; when the attempts ran out
+ * or the API asks for a wait over `maxWaitMs`, the {@link ImportError}; else the wait before the
+ * next attempt, logged.
  */
-function nextWait(call: HttpCall, error: TransientHttpError, failures: number, attempt: number, streamed: boolean): number | ImportError {
+async function backOff(call: HttpCall, error: unknown, failures: number, attempt: number, streamed: boolean): Promise<void> {
+  checkAbort(call.signal);
+  if (!(error instanceof TransientHttpError)) throw error;
   const opts = options(call);
   const status = error.reason === 'status';
   const detail = scrub(`${status ? 'the API answered ' : ''}${error.message}`, secretsOf(call));
   const code = error.reason === 'truncated' || error.reason === 'stall' ? 'import.truncated' : 'import.unavailable';
   if (failures >= opts.attempts) {
     const then = streamed ? 'The import is not complete; the delivery is retried later and resumes after the last written batch.' : 'The delivery is retried later; if it keeps failing, check the API\'s status.';
-    return importError(call, code, `${status ? 'the API kept answering ' : ''}${error.message}, ${failures} time(s) in a row. ${then}`, { status: error.status });
+    throw importError(call, code, `${status ? 'the API kept answering ' : ''}${error.message}, ${failures} time(s) in a row. ${then}`, { status: error.status });
   }
   if (error.waitMs !== undefined && error.waitMs > opts.maxWaitMs) {
-    return importError(call, 'import.unavailable', `${detail}; the API asks to wait ${Math.ceil(error.waitMs / 1000)} s, more than maxWaitMs (${opts.maxWaitMs} ms). The delivery is retried later.`, { status: error.status });
+    throw importError(call, 'import.unavailable', `${detail}; the API asks to wait ${Math.ceil(error.waitMs / 1000)} s, more than maxWaitMs (${opts.maxWaitMs} ms). The delivery is retried later.`, { status: error.status });
   }
   const wait = error.waitMs ?? backoffDelay(failures, opts.minDelayMs, opts.maxDelayMs);
   (call.logger ?? silentLogger).warn(
@@ -316,7 +319,7 @@ function nextWait(call: HttpCall, error: TransientHttpError, failures: number, a
     { provider: call.provider, jobId: call.jobId, request: describe(call), attempt, waitMs: wait, reason: error.reason, status: error.status, code },
     scrub(`${call.provider}: ${call.subject ?? `job ${call.jobId}`}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, secretsOf(call)),
   );
-  return wait;
+  await sleep(wait, call.signal);
 }
 
 /**
@@ -330,11 +333,7 @@ export async function withRetries<T>(call: HttpCall, attempt: (n: number) => Pro
     try {
       return await attempt(n);
     } catch (error) {
-      checkAbort(call.signal);
-      if (!(error instanceof TransientHttpError)) throw error;
-      const wait = nextWait(call, error, n, n, false);
-      if (wait instanceof ImportError) throw wait;
-      await sleep(wait, call.signal);
+      await backOff(call, error, n, n, false);
     }
   }
 }
@@ -557,12 +556,8 @@ export async function* retryDownload<T>(call: HttpCall, open: (attempt: number) 
       yield* open(n);
       return;
     } catch (error) {
-      checkAbort(call.signal);
-      if (!(error instanceof TransientHttpError)) throw error;
       failures = progress() ? 1 : failures + 1;
-      const wait = nextWait(call, error, failures, n, true);
-      if (wait instanceof ImportError) throw wait;
-      await sleep(wait, call.signal);
+      await backOff(call, error, failures, n, true);
     }
   }
 }
