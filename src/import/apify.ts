@@ -5,6 +5,7 @@
 import { positiveInteger, nonNegativeInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
 import { httpJson, pageRetry } from './http.ts';
+import { batchNumbers } from './rows.ts';
 import type { Batch, ReadOptions, Source } from './types.ts';
 
 /** Options of {@link apifyItems}. */
@@ -117,8 +118,7 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
     const limit = positiveInteger('batchSize', readOptions.batchSize ?? 1000);
     const after = readOptions.after;
     let offset = nonNegativeInteger('after.position', Number(after?.position ?? 0));
-    let index = after?.batches ?? 0;
-    let rows = after?.rows ?? 0;
+    const numbers = batchNumbers(datasetId, after);
     const what = `dataset ${datasetId}`;
     for (;;) {
       const query = new URLSearchParams({ format: 'json', offset: String(offset), limit: String(limit) });
@@ -150,19 +150,7 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
         scanned = Math.min(limit, Math.max(total - offset, items.length, 0));
       }
       offset += scanned;
-      if (items.length > 0) {
-        const batch: Batch<ApifyItem> = {
-          index,
-          firstRow: rows,
-          jobId: datasetId,
-          rows: items,
-          bytes: page.bytes,
-          cursor: { batches: index + 1, rows: rows + items.length, position: offset },
-        };
-        index += 1;
-        rows += items.length;
-        yield batch;
-      }
+      if (items.length > 0) yield numbers.batch(items, page.bytes, offset);
       if (scanned < limit) return;
     }
   }

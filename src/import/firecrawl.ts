@@ -10,6 +10,7 @@ import type { Receiver } from '../receiver.ts';
 import type { HandlerContext } from '../types.ts';
 import { ImportError } from './errors.ts';
 import { errorText, httpJson, pageRetry } from './http.ts';
+import { batchNumbers } from './rows.ts';
 import type { Batch, ImportState, ReadOptions, Source } from './types.ts';
 
 export type { FirecrawlDocument } from '../providers/firecrawl/index.ts';
@@ -193,15 +194,12 @@ export function firecrawlDocuments(options: FirecrawlDocumentsOptions): Source<F
   async function* read(ref: FirecrawlJobRef, readOptions: ReadOptions = {}): AsyncGenerator<Batch<FirecrawlDocument>> {
     const batchSize = positiveInteger('batchSize', readOptions.batchSize ?? 1000);
     const after = readOptions.after;
-    let index = after?.batches ?? 0;
-    let rows = after?.rows ?? 0;
+    const numbers = batchNumbers(ref.jobId, after);
     const seen = new Set<string>();
     let buffer: FirecrawlDocument[] = [];
     let bytes = 0;
     const batch = (position: number): Batch<FirecrawlDocument> => {
-      const out = { index, firstRow: rows, jobId: ref.jobId, rows: buffer, bytes, cursor: { batches: index + 1, rows: rows + buffer.length, position } };
-      index += 1;
-      rows += buffer.length;
+      const out = numbers.batch(buffer, bytes, position);
       buffer = [];
       bytes = 0;
       return out;
