@@ -2,7 +2,7 @@
  * An Apify run's dataset items, page by page: `apifyItems({ token })`.
  * @module
  */
-import { positiveInteger, nonNegativeInteger } from '../check-options.ts';
+import { baseUrlOption, nonNegativeInteger, positiveInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
 import { httpJson, pageRetry } from './http.ts';
 import { batchNumbers } from './rows.ts';
@@ -103,8 +103,7 @@ const intHeader = (headers: Headers, name: string): number | undefined => {
  */
 export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, ApifyItem> {
   if (typeof options?.token !== 'string' || options.token === '') throw new TypeError('Expected `token` to be the Apify API token, a non-empty string');
-  const base = new URL(options.baseUrl ?? 'https://api.apify.com');
-  const origin = base.href.replace(/\/+$/, '');
+  const origin = baseUrlOption(options.baseUrl ?? 'https://api.apify.com');
   const retry = pageRetry(options);
   const clean = options.clean === true;
   const extra = new URLSearchParams();

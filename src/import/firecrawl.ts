@@ -4,7 +4,7 @@
  * (`firecrawlCompleteness({ apiKey, onPages })`).
  * @module
  */
-import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
+import { baseUrlOption, nonNegativeInteger, positiveInteger } from '../check-options.ts';
 import type { FirecrawlDocument, FirecrawlProvider } from '../providers/firecrawl/index.ts';
 import type { Receiver } from '../receiver.ts';
 import type { HandlerContext } from '../types.ts';
@@ -91,7 +91,7 @@ function retryAfterText(body: string): number | undefined {
 /** The HTTP side shared by {@link firecrawlDocuments} and {@link firecrawlCompleteness}. */
 function firecrawlApi(options: FirecrawlDocumentsOptions) {
   if (typeof options?.apiKey !== 'string' || options.apiKey === '') throw new TypeError('Expected `apiKey` to be the Firecrawl API key, a non-empty string');
-  const origin = new URL(options.baseUrl ?? 'https://api.firecrawl.dev').href.replace(/\/+$/, '');
+  const origin = baseUrlOption(options.baseUrl ?? 'https://api.firecrawl.dev');
   const retry = pageRetry(options);
   const headers = { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' };
   const path = (ref: FirecrawlJobRef) => `${origin}/v2/${ref.kind === 'crawl' ? 'crawl' : 'batch/scrape'}/${encodeURIComponent(ref.jobId)}`;

@@ -1,4 +1,4 @@
-import { positiveInteger } from '../check-options.ts';
+import { baseUrlOption, positiveInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
 import { httpText, importError, openOnce, type HttpCall, type HttpResponse, type HttpRetryOptions } from './http.ts';
 import { csvRows, downloadBatches, jsonArrayRows } from './rows.ts';
@@ -85,12 +85,7 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
   }
   const format = options.format ?? 'json';
   if (format !== 'json' && format !== 'csv') throw new TypeError(`Expected \`format\` to be 'json' or 'csv', got ${JSON.stringify(format)}`);
-  const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
-  try {
-    new URL(base);
-  } catch {
-    throw new TypeError(`Expected \`baseUrl\` to be an absolute URL, got ${JSON.stringify(options.baseUrl)}`);
-  }
+  const base = baseUrlOption(options.baseUrl ?? DEFAULT_BASE_URL);
   const secrets = [options.token, options.key, ...(options.apiKey ? [options.apiKey, encodeURIComponent(options.apiKey)] : [])];
   const common = (ref: ThordataRef, read: Pick<ReadOptions, 'signal' | 'logger'>): Omit<HttpCall, 'what' | 'url'> => ({
     provider: 'thordata',
