@@ -4,12 +4,12 @@
  */
 import { baseUrlOption, nonNegativeInteger, positiveInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
-import { httpJson, pageRetry } from './http.ts';
+import { httpJson, pageRetry, type PageRetryOptions } from './http.ts';
 import { batchNumbers } from './rows.ts';
 import type { Batch, ReadOptions, Source } from './types.ts';
 
-/** Options of {@link apifyItems}. */
-export interface ApifyItemsOptions {
+/** Options of {@link apifyItems}, with `maxRetries`, `retryDelayMs` and `timeoutMs` from {@link PageRetryOptions}. */
+export interface ApifyItemsOptions extends PageRetryOptions {
   /**
    * The Apify API token (Console → Settings → API & Integrations), sent as `Authorization: Bearer`,
    * never in a URL, a log line or an error.
@@ -39,24 +39,6 @@ export interface ApifyItemsOptions {
    * @example ['html']
    */
   readonly omit?: readonly string[];
-  /**
-   * Retries of one page after a network error, a cut-off body, 408, 429 or 5xx, before the import
-   * fails with `import.unavailable` (and the delivery is retried later).
-   * @default 8
-   */
-  readonly maxRetries?: number;
-  /**
-   * The first retry's delay: each wait is random in [d, 2d] and d doubles, as Apify documents
-   * (500 ms, 1 s, 2 s, ...), at most 60 s. A `Retry-After`, when Apify sends one, wins; one over
-   * 60 s fails the page at once with the retryable `import.unavailable` (the delivery is retried later).
-   * @default 500
-   */
-  readonly retryDelayMs?: number;
-  /**
-   * How long one page request may take, its body included: a stalled answer is abandoned and retried.
-   * @default 60_000
-   */
-  readonly timeoutMs?: number;
 }
 
 /** What {@link apifyItems} imports: a dataset. */

@@ -9,14 +9,14 @@ import type { FirecrawlDocument, FirecrawlProvider } from '../providers/firecraw
 import type { Receiver } from '../receiver.ts';
 import type { HandlerContext } from '../types.ts';
 import { ImportError } from './errors.ts';
-import { errorText, httpJson, pageRetry } from './http.ts';
+import { errorText, httpJson, pageRetry, type PageRetryOptions } from './http.ts';
 import { batchNumbers } from './rows.ts';
 import type { Batch, ImportState, ReadOptions, Source } from './types.ts';
 
 export type { FirecrawlDocument } from '../providers/firecrawl/index.ts';
 
-/** Options of {@link firecrawlDocuments}. */
-export interface FirecrawlDocumentsOptions {
+/** Options of {@link firecrawlDocuments}, with `maxRetries`, `retryDelayMs` and `timeoutMs` from {@link PageRetryOptions}. */
+export interface FirecrawlDocumentsOptions extends PageRetryOptions {
   /**
    * The Firecrawl API key (`fc-…`), sent as `Authorization: Bearer` to `baseUrl` only, never in a
    * URL, a log line or an error.
@@ -28,24 +28,6 @@ export interface FirecrawlDocumentsOptions {
    * @default 'https://api.firecrawl.dev'
    */
   readonly baseUrl?: string;
-  /**
-   * Retries of one status page after a network error, a cut-off body, 408, 429 or 5xx, before the
-   * import fails with `import.unavailable` (and the delivery is retried later).
-   * @default 8
-   */
-  readonly maxRetries?: number;
-  /**
-   * The first retry's delay when Firecrawl gives none: each wait is random in [d, 2d] and d
-   * doubles, at most 60 s. A 429's `Retry-After` header, or the "retry after Ns" of its error text,
-   * wins; a wait over 60 s fails the page at once with the retryable `import.unavailable`.
-   * @default 500
-   */
-  readonly retryDelayMs?: number;
-  /**
-   * How long one status page request may take, its body included: a stalled answer is abandoned and retried.
-   * @default 60_000
-   */
-  readonly timeoutMs?: number;
 }
 
 /** What {@link firecrawlDocuments} imports: a crawl or a batch scrape. */

@@ -68,11 +68,31 @@ export const HTTP_DEFAULTS: Readonly<Required<HttpRetryOptions>> = {
   stallTimeoutMs: 30_000,
 };
 
-/** The retry options of the paginated sources, as `apifyItems` and `firecrawlDocuments` take them. */
+/** Retry options of the paginated sources (`apifyItems`, `firecrawlDocuments`), where one page is one request. */
 export interface PageRetryOptions {
-  readonly maxRetries?: number | undefined;
-  readonly retryDelayMs?: number | undefined;
-  readonly timeoutMs?: number | undefined;
+  /**
+   * Retries of one page after a network error, a cut-off or unparsable body, 408, 429 or 5xx,
+   * before the import fails with `import.unavailable` (`import.truncated` if the last answer was
+   * cut off), and the delivery is retried later.
+   * @default 8
+   * @example 3
+   */
+  readonly maxRetries?: number;
+  /**
+   * The first retry's delay: each wait is random in [d, 2d] and d doubles, as Apify documents
+   * (500 ms, 1 s, 2 s, ...), at most 60 s. A `Retry-After` wins (for Firecrawl, also the "retry
+   * after Ns" of a 429's error text); one over 60 s fails the page at once with the retryable
+   * `import.unavailable`, so the delivery is retried later.
+   * @default 500
+   * @example 1000
+   */
+  readonly retryDelayMs?: number;
+  /**
+   * How long one page request may take, its body included: a stalled answer is abandoned and retried.
+   * @default 60_000
+   * @example 120_000
+   */
+  readonly timeoutMs?: number;
 }
 
 /** The longest wait of a paginated source between two attempts, `Retry-After` included: their APIs' limits are per minute. */
