@@ -13,3 +13,18 @@ export function nonNegativeInteger(name: string, value: number): number {
   }
   return value;
 }
+
+/**
+ * Checks a `baseUrl` option is an absolute http(s) URL (`localhost:3002` parses as a URL of scheme
+ * `localhost:`), or throws a TypeError naming it; returns it without trailing slashes.
+ */
+export function baseUrlOption(value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    // said below
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new TypeError(`Expected \`baseUrl\` to be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  return value.replace(/\/+$/, '');
+}

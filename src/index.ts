@@ -46,4 +46,4 @@ export { webScraperData } from './import/web-scraper.ts';
 export type { WebScraperDataOptions, WebScraperDataSource, WebScraperImportStatus, WebScraperRef, WebScraperRow } from './import/web-scraper.ts';
 export { thordataResults } from './import/thordata.ts';
 export type { ThordataRef, ThordataResultsOptions, ThordataRow } from './import/thordata.ts';
-export type { HttpRetryOptions } from './import/http.ts';
+export type { HttpRetryOptions, PageRetryOptions } from './import/http.ts';

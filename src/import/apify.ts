@@ -2,13 +2,14 @@
  * An Apify run's dataset items, page by page: `apifyItems({ token })`.
  * @module
  */
-import { positiveInteger, nonNegativeInteger } from '../check-options.ts';
+import { baseUrlOption, nonNegativeInteger, positiveInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
-import { apiErrorText as errorText, getPage, retryAfterHeader } from './paged-fetch.ts';
+import { httpJson, pageRetry, type PageRetryOptions } from './http.ts';
+import { batchNumbers } from './rows.ts';
 import type { Batch, ReadOptions, Source } from './types.ts';
 
-/** Options of {@link apifyItems}. */
-export interface ApifyItemsOptions {
+/** Options of {@link apifyItems}, with `maxRetries`, `retryDelayMs` and `timeoutMs` from {@link PageRetryOptions}. */
+export interface ApifyItemsOptions extends PageRetryOptions {
   /**
    * The Apify API token (Console → Settings → API & Integrations), sent as `Authorization: Bearer`,
    * never in a URL, a log line or an error.
@@ -38,23 +39,6 @@ export interface ApifyItemsOptions {
    * @example ['html']
    */
   readonly omit?: readonly string[];
-  /**
-   * Retries of one page after a network error, a cut-off body, 408, 429 or 5xx, before the import
-   * fails with `import.unavailable` (and the delivery is retried later).
-   * @default 8
-   */
-  readonly maxRetries?: number;
-  /**
-   * The first retry's delay: each wait is random in [d, 2d] and d doubles, as Apify documents
-   * (500 ms, 1 s, 2 s, ...). A 429's `Retry-After`, when Apify sends one, wins.
-   * @default 500
-   */
-  readonly retryDelayMs?: number;
-  /**
-   * How long one page request may take, its body included: a stalled answer is abandoned and retried.
-   * @default 60_000
-   */
-  readonly timeoutMs?: number;
 }
 
 /** What {@link apifyItems} imports: a dataset. */
@@ -101,40 +85,37 @@ const intHeader = (headers: Headers, name: string): number | undefined => {
  */
 export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, ApifyItem> {
   if (typeof options?.token !== 'string' || options.token === '') throw new TypeError('Expected `token` to be the Apify API token, a non-empty string');
-  const base = new URL(options.baseUrl ?? 'https://api.apify.com');
-  const origin = base.href.replace(/\/+$/, '');
-  const retry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500), timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? 60_000) };
+  const origin = baseUrlOption(options.baseUrl ?? 'https://api.apify.com');
+  const retry = pageRetry(options);
   const clean = options.clean === true;
   const extra = new URLSearchParams();
   if (clean) extra.set('clean', '1');
   if (options.fields?.length) extra.set('fields', options.fields.join(','));
   if (options.omit?.length) extra.set('omit', options.omit.join(','));
-  const headers = { authorization: `Bearer ${options.token}` };
+  const headers = { authorization: `Bearer ${options.token}`, accept: 'application/json' };
 
   async function* read(ref: ApifyDatasetRef, readOptions: ReadOptions = {}): AsyncGenerator<Batch<ApifyItem>> {
     const datasetId = ref.datasetId;
     const limit = positiveInteger('batchSize', readOptions.batchSize ?? 1000);
     const after = readOptions.after;
     let offset = nonNegativeInteger('after.position', Number(after?.position ?? 0));
-    let index = after?.batches ?? 0;
-    let rows = after?.rows ?? 0;
+    const numbers = batchNumbers(datasetId, after);
     const what = `dataset ${datasetId}`;
     for (;;) {
       const query = new URLSearchParams({ format: 'json', offset: String(offset), limit: String(limit) });
       for (const [k, v] of extra) query.set(k, v);
-      const page = await getPage({
-        url: `${origin}/v2/datasets/${encodeURIComponent(datasetId)}/items?${query}`,
-        headers,
-        secret: options.token,
+      const page = await httpJson({
         provider: 'apify',
         jobId: datasetId,
-        what,
-        retry,
+        what: 'read a page of items',
+        subject: what,
+        url: `${origin}/v2/datasets/${encodeURIComponent(datasetId)}/items?${query}`,
+        headers,
+        secrets: [options.token],
+        ...retry,
         signal: readOptions.signal,
         logger: readOptions.logger,
-        retryAfterMs: retryAfterHeader,
-        notFound: (body) =>
-          new ImportError('import.not.found', `apify: ${what}: the dataset was not found (${errorText(body) || 'HTTP 404'}); unnamed datasets are deleted 7 days after their last use, so run the Actor again`, { provider: 'apify', jobId: datasetId, status: 404 }),
+        notFoundHint: 'Unnamed datasets are deleted 7 days after their last use: run the Actor again',
       });
       if (!Array.isArray(page.body)) {
         throw new ImportError('import.invalid', `apify: ${what}: expected a JSON array of items, got ${typeof page.body}`, { provider: 'apify', jobId: datasetId });
@@ -150,19 +131,7 @@ export function apifyItems(options: ApifyItemsOptions): Source<ApifyDatasetRef, 
         scanned = Math.min(limit, Math.max(total - offset, items.length, 0));
       }
       offset += scanned;
-      if (items.length > 0) {
-        const batch: Batch<ApifyItem> = {
-          index,
-          firstRow: rows,
-          jobId: datasetId,
-          rows: items,
-          bytes: page.bytes,
-          cursor: { batches: index + 1, rows: rows + items.length, position: offset },
-        };
-        index += 1;
-        rows += items.length;
-        yield batch;
-      }
+      if (items.length > 0) yield numbers.batch(items, page.bytes, offset);
       if (scanned < limit) return;
     }
   }

@@ -4,18 +4,19 @@
  * (`firecrawlCompleteness({ apiKey, onPages })`).
  * @module
  */
-import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
+import { baseUrlOption, nonNegativeInteger, positiveInteger } from '../check-options.ts';
 import type { FirecrawlDocument, FirecrawlProvider } from '../providers/firecrawl/index.ts';
 import type { Receiver } from '../receiver.ts';
 import type { HandlerContext } from '../types.ts';
 import { ImportError } from './errors.ts';
-import { apiErrorText as errorText, getPage, retryAfterHeader, type PageRetry } from './paged-fetch.ts';
+import { errorText, httpJson, pageRetry, type PageRetryOptions } from './http.ts';
+import { batchNumbers } from './rows.ts';
 import type { Batch, ImportState, ReadOptions, Source } from './types.ts';
 
 export type { FirecrawlDocument } from '../providers/firecrawl/index.ts';
 
-/** Options of {@link firecrawlDocuments}. */
-export interface FirecrawlDocumentsOptions {
+/** Options of {@link firecrawlDocuments}, with `maxRetries`, `retryDelayMs` and `timeoutMs` from {@link PageRetryOptions}. */
+export interface FirecrawlDocumentsOptions extends PageRetryOptions {
   /**
    * The Firecrawl API key (`fc-…`), sent as `Authorization: Bearer` to `baseUrl` only, never in a
    * URL, a log line or an error.
@@ -27,23 +28,6 @@ export interface FirecrawlDocumentsOptions {
    * @default 'https://api.firecrawl.dev'
    */
   readonly baseUrl?: string;
-  /**
-   * Retries of one status page after a network error, a cut-off body, 408, 429 or 5xx, before the
-   * import fails with `import.unavailable` (and the delivery is retried later).
-   * @default 8
-   */
-  readonly maxRetries?: number;
-  /**
-   * The first retry's delay when Firecrawl gives none: each wait is random in [d, 2d] and d
-   * doubles. A 429's `Retry-After` header, or the "retry after Ns" of its error text, wins (at most 60 s).
-   * @default 500
-   */
-  readonly retryDelayMs?: number;
-  /**
-   * How long one status page request may take, its body included: a stalled answer is abandoned and retried.
-   * @default 60_000
-   */
-  readonly timeoutMs?: number;
 }
 
 /** What {@link firecrawlDocuments} imports: a crawl or a batch scrape. */
@@ -89,30 +73,26 @@ function retryAfterText(body: string): number | undefined {
 /** The HTTP side shared by {@link firecrawlDocuments} and {@link firecrawlCompleteness}. */
 function firecrawlApi(options: FirecrawlDocumentsOptions) {
   if (typeof options?.apiKey !== 'string' || options.apiKey === '') throw new TypeError('Expected `apiKey` to be the Firecrawl API key, a non-empty string');
-  const origin = new URL(options.baseUrl ?? 'https://api.firecrawl.dev').href.replace(/\/+$/, '');
-  const retry: PageRetry = { retries: nonNegativeInteger('maxRetries', options.maxRetries ?? 8), delayMs: nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500), timeoutMs: positiveInteger('timeoutMs', options.timeoutMs ?? 60_000) };
-  const headers = { authorization: `Bearer ${options.apiKey}` };
+  const origin = baseUrlOption(options.baseUrl ?? 'https://api.firecrawl.dev');
+  const retry = pageRetry(options);
+  const headers = { authorization: `Bearer ${options.apiKey}`, accept: 'application/json' };
   const path = (ref: FirecrawlJobRef) => `${origin}/v2/${ref.kind === 'crawl' ? 'crawl' : 'batch/scrape'}/${encodeURIComponent(ref.jobId)}`;
   const what = (ref: FirecrawlJobRef) => `${ref.kind === 'crawl' ? 'crawl' : 'batch scrape'} ${ref.jobId}`;
 
   const get = (ref: FirecrawlJobRef, url: string, read: Pick<ReadOptions, 'signal' | 'logger'>) =>
-    getPage({
-      url,
-      headers,
-      secret: options.apiKey,
+    httpJson({
       provider: 'firecrawl',
       jobId: ref.jobId,
-      what: what(ref),
-      retry,
+      what: 'read a status page',
+      subject: what(ref),
+      url,
+      headers,
+      secrets: [options.apiKey],
+      ...retry,
       signal: read.signal,
       logger: read.logger,
-      retryAfterMs: (response, body) => retryAfterHeader(response) ?? retryAfterText(body),
-      notFound: (body) =>
-        new ImportError(
-          'import.not.found',
-          `firecrawl: ${what(ref)}: ${errorText(body) || 'Not found'} (HTTP 404). Firecrawl keeps a job's results for 24 hours after it completes, for the team that ran it; past that they cannot be read: run the job again`,
-          { provider: 'firecrawl', jobId: ref.jobId, status: 404 },
-        ),
+      retryAfter: (_response, body) => retryAfterText(body),
+      notFoundHint: "Firecrawl keeps a job's results for 24 hours after it completes, for the team that ran it; past that they cannot be read: run the job again",
     });
 
   /**
@@ -196,15 +176,12 @@ export function firecrawlDocuments(options: FirecrawlDocumentsOptions): Source<F
   async function* read(ref: FirecrawlJobRef, readOptions: ReadOptions = {}): AsyncGenerator<Batch<FirecrawlDocument>> {
     const batchSize = positiveInteger('batchSize', readOptions.batchSize ?? 1000);
     const after = readOptions.after;
-    let index = after?.batches ?? 0;
-    let rows = after?.rows ?? 0;
+    const numbers = batchNumbers(ref.jobId, after);
     const seen = new Set<string>();
     let buffer: FirecrawlDocument[] = [];
     let bytes = 0;
     const batch = (position: number): Batch<FirecrawlDocument> => {
-      const out = { index, firstRow: rows, jobId: ref.jobId, rows: buffer, bytes, cursor: { batches: index + 1, rows: rows + buffer.length, position } };
-      index += 1;
-      rows += buffer.length;
+      const out = numbers.batch(buffer, bytes, position);
       buffer = [];
       bytes = 0;
       return out;

@@ -9,11 +9,19 @@
  * - {@link httpText}: one request, whole body as text, everything retried (JSON APIs).
  * - {@link httpOpen}: one request retried until it answers 2xx; the body is then read as a stream
  *   of chunks with the stall timeout ({@link HttpResponse.chunks}).
+ * - {@link httpJson}: {@link httpText} parsed as JSON, a body that does not parse retried as cut off
+ *   (pages of the paginated APIs).
  * - {@link retryDownload}: retries a whole streamed download whose body broke off (cut, stalled),
  *   the consumer skipping what it already handed out.
+ *
+ * Every importer is built on it: the file sources (webScraperData, thordataResults) with
+ * {@link HttpRetryOptions} as their `retry` option, the paginated ones (apifyItems,
+ * firecrawlDocuments) with their `maxRetries` / `retryDelayMs` / `timeoutMs` mapped by
+ * {@link pageRetry}.
  * @module
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
 import { backoffDelay } from '../dispatch/backoff.ts';
 import { redactUrl, silentLogger } from '../log.ts';
 import type { Logger } from '../types.ts';
@@ -60,6 +68,52 @@ export const HTTP_DEFAULTS: Readonly<Required<HttpRetryOptions>> = {
   stallTimeoutMs: 30_000,
 };
 
+/** Retry options of the paginated sources (`apifyItems`, `firecrawlDocuments`), where one page is one request. */
+export interface PageRetryOptions {
+  /**
+   * Retries of one page after a network error, a cut-off or unparsable body, 408, 429 or 5xx,
+   * before the import fails with `import.unavailable` (`import.truncated` if the last answer was
+   * cut off), and the delivery is retried later.
+   * @default 8
+   * @example 3
+   */
+  readonly maxRetries?: number;
+  /**
+   * The first retry's delay: each wait is random in [d, 2d] and d doubles, as Apify documents
+   * (500 ms, 1 s, 2 s, ...), at most 60 s. A `Retry-After` wins (for Firecrawl, also the "retry
+   * after Ns" of a 429's error text); one over 60 s fails the page at once with the retryable
+   * `import.unavailable`, so the delivery is retried later.
+   * @default 500
+   * @example 1000
+   */
+  readonly retryDelayMs?: number;
+  /**
+   * How long one page request may take, its body included: a stalled answer is abandoned and retried.
+   * @default 60_000
+   * @example 120_000
+   */
+  readonly timeoutMs?: number;
+}
+
+/** The longest wait of a paginated source between two attempts, `Retry-After` included: their APIs' limits are per minute. */
+const PAGE_MAX_WAIT_MS = 60_000;
+
+/**
+ * The call settings of a paginated source's options: `maxRetries` retries after the first attempt
+ * (default 8); waits random in [d, 2d] with d = `retryDelayMs` (default 500) doubling, as Apify
+ * documents, which is the backoff's equal jitter from 2 × `retryDelayMs`, at most 60 s; a
+ * `Retry-After` over 60 s fails the attempt as the retryable `import.unavailable`; `timeoutMs`
+ * (default 60 s) for one page, body included.
+ *
+ * @throws {TypeError} when an option is not a (non-negative / positive) integer.
+ */
+export function pageRetry(options: PageRetryOptions): Pick<HttpCall, 'retry' | 'timeoutMs'> {
+  const retries = nonNegativeInteger('maxRetries', options.maxRetries ?? 8);
+  const delayMs = nonNegativeInteger('retryDelayMs', options.retryDelayMs ?? 500);
+  const timeoutMs = positiveInteger('timeoutMs', options.timeoutMs ?? 60_000);
+  return { retry: { attempts: retries + 1, minDelayMs: 2 * delayMs, maxDelayMs: PAGE_MAX_WAIT_MS, maxWaitMs: PAGE_MAX_WAIT_MS, stallTimeoutMs: timeoutMs }, timeoutMs };
+}
+
 /** One HTTP call of an importer. */
 export interface HttpCall {
   /** The provider's name, for messages (`webscraper`, `thordata`...). */
@@ -68,6 +122,11 @@ export interface HttpCall {
   readonly jobId: string;
   /** What the call does, for messages: `download the job's data`. */
   readonly what: string;
+  /**
+   * How messages name the call, after the provider: `dataset d1` gives `apify: dataset d1: …`.
+   * @default `could not {what} for job {jobId} ({method} {redacted URL})`
+   */
+  readonly subject?: string;
   readonly url: string;
   /** @default 'GET' */
   readonly method?: string;
@@ -78,15 +137,23 @@ export interface HttpCall {
   readonly retry?: HttpRetryOptions | undefined;
   /** Secrets that must never appear in a message (tokens sent in headers or bodies); URLs are redacted anyway. */
   readonly secrets?: readonly string[];
-  /** What to do about a refused token (401/403), e.g. `check apiToken`. */
+  /** What to do about a refused token (401/403), e.g. `check \`apiToken\``. @default 'check the API token' */
   readonly unauthorizedHint?: string;
-  /** What a 404/410 means and what to do, e.g. `the job was deleted or expired`. */
+  /** What a 404/410 means and what to do, a sentence. @default 'The job is gone (deleted or past its retention): nothing to import; replay the dead letter if it comes back' */
   readonly notFoundHint?: string;
+  /** What to do about another 4xx, a sentence after the API's text, e.g. `Check \`baseUrl\``. @default none */
+  readonly invalidHint?: string;
+  /**
+   * The longest one attempt may take, its body included (for answers read whole): past it the
+   * attempt is abandoned and retried.
+   * @default none (only `stallTimeoutMs`)
+   */
+  readonly timeoutMs?: number;
   /** Statuses (besides 2xx) handed back instead of failing, e.g. `[404]` for a repeated DELETE. */
   readonly accept?: readonly number[];
   /**
-   * Milliseconds to wait before retrying a 429 or 5xx, from a provider-specific hint (a header, a
-   * "retry after Ns" in the error text), or `undefined` to use `Retry-After` or the backoff.
+   * Milliseconds to wait before retrying a 429 or 5xx when the answer has no `Retry-After`, from a
+   * provider-specific hint (Firecrawl's "retry after Ns" in the error text), or `undefined` for the backoff.
    */
   readonly retryAfter?: (response: Response, bodyText: string) => number | undefined;
   /**
@@ -116,8 +183,8 @@ export class TransientHttpError extends Error {
   override readonly name = 'TransientHttpError';
   constructor(
     message: string,
-    /** Why: the first three are the body breaking off. */
-    readonly reason: 'network' | 'stall' | 'truncated' | 'status',
+    /** Why: `stall` and `truncated` are the body breaking off; `timeout` is the call's `timeoutMs`. */
+    readonly reason: 'network' | 'stall' | 'truncated' | 'timeout' | 'status',
     readonly status?: number,
     /** The wait the API asked for, in ms. */
     readonly waitMs?: number,
@@ -184,7 +251,8 @@ function options(call: HttpCall): Required<HttpRetryOptions> {
 
 /** An {@link ImportError} for a call, its message scrubbed of every secret. */
 export function importError(call: HttpCall, code: ImportErrorCode, detail: string, extra: { status?: number; cause?: unknown; retryable?: boolean } = {}): ImportError {
-  const message = scrub(`${call.provider}: could not ${call.what} for job ${call.jobId} (${describe(call)}): ${safeText(detail)}`, secretsOf(call));
+  const subject = call.subject ?? `could not ${call.what} for job ${call.jobId} (${describe(call)})`;
+  const message = scrub(`${call.provider}: ${subject}: ${safeText(detail)}`, secretsOf(call));
   return new ImportError(code, message, { provider: call.provider, jobId: call.jobId, ...extra });
 }
 
@@ -204,52 +272,74 @@ export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   }
 }
 
-/** The first line of an error body, short, URLs redacted (an API may echo the request). */
-function firstLine(text: string): string {
-  const line = text.trim().split('\n', 1)[0] ?? '';
-  return safeText(line.length > 200 ? `${line.slice(0, 200)}…` : line);
-}
-
-/** The error for a status that is not retried, or `undefined` when it is retried (429, 5xx, 408). */
-function refusal(call: HttpCall, status: number, bodyText: string): ImportError | undefined {
-  const said = firstLine(bodyText) ? ` (${firstLine(bodyText)})` : '';
-  if (status === 401 || status === 403) {
-    return importError(call, 'import.unauthorized', `the API refused the credentials with ${status}${said}. ${call.unauthorizedHint ?? 'Check the API token'}, then replay the dead letter.`, { status });
+/**
+ * What an error body says, short, URLs redacted (an API may echo the request): the message of a
+ * JSON error (`{error: {message}}`, `{error: "…"}`, `{message}`, `{msg}`), else the first line of
+ * a body that is not JSON; `''` when it says nothing readable.
+ */
+export function errorText(body: string): string {
+  let text: string;
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string; message?: unknown; msg?: unknown } | null;
+    const error = parsed?.error;
+    const said = [typeof error === 'string' ? error : error?.message, parsed?.message, parsed?.msg].find((value) => typeof value === 'string');
+    text = typeof said === 'string' ? said : '';
+  } catch {
+    text = body.trim().split('\n', 1)[0] ?? '';
   }
-  if (status === 404 || status === 410) {
-    return importError(call, 'import.not.found', `the API answered ${status}${said}: ${call.notFoundHint ?? 'the job is gone (deleted or past its retention)'}. Nothing to import; replay the dead letter if it comes back.`, { status });
-  }
-  if (status === 408 || status === 429 || status >= 500) return undefined;
-  return importError(call, 'import.invalid', `the API answered ${status}${said}. This is not a documented answer; check the options (baseUrl, format) and report it if they are right.`, { status });
-}
-
-/** The wait before retrying a 429/5xx answer, in ms, from the hook or `Retry-After`; `undefined` for the backoff. */
-function waitOf(call: HttpCall, response: Response, bodyText: string): number | undefined {
-  return call.retryAfter?.(response, bodyText) ?? parseRetryAfter(response.headers.get('retry-after'));
+  return safeText(text.length > 300 ? `${text.slice(0, 300)}…` : text);
 }
 
 /**
- * What follows failure number `failures` (in a row) of a call: the wait before the next attempt,
- * logged; or, when the attempts ran out or the API asks for a wait over `maxWaitMs`, the
- * {@link ImportError} to throw.
+ * The error for a status that is not retried, or `undefined` when it is retried (429, 5xx, 408).
+ * `via` says where the status came from: the HTTP status, or the body's `code` (Thordata).
  */
-function nextWait(call: HttpCall, error: TransientHttpError, failures: number, attempt: number, streamed: boolean): number | ImportError {
+function refusal(call: HttpCall, status: number, bodyText: string, via: 'HTTP' | 'code' = 'HTTP'): ImportError | undefined {
+  const text = errorText(bodyText);
+  if (status === 401 || status === 403) {
+    return importError(call, 'import.unauthorized', `the API refused the credentials (${via} ${status}${text ? `: ${text}` : ''}): ${call.unauthorizedHint ?? 'check the API token'}, then replay the dead letter.`, { status });
+  }
+  if (status === 404 || status === 410) {
+    return importError(call, 'import.not.found', `${text || 'Not found'} (${via} ${status}). ${call.notFoundHint ?? 'The job is gone (deleted or past its retention): nothing to import; replay the dead letter if it comes back'}.`, { status });
+  }
+  if (status === 408 || status === 429 || status >= 500) return undefined;
+  return importError(call, 'import.invalid', `the API answered ${via} ${status}${text ? `: ${text}` : ''}${call.invalidHint ? `. ${call.invalidHint}.` : ''}`, { status });
+}
+
+/** A 429/5xx answer (or `code`), to retry after `Retry-After`, the call's hint, or the backoff. */
+function retried(call: HttpCall, status: number, response: Response, bodyText: string, via: 'HTTP' | 'code' = 'HTTP'): TransientHttpError {
+  const text = errorText(bodyText);
+  const wait = parseRetryAfter(response.headers.get('retry-after')) ?? call.retryAfter?.(response, bodyText);
+  return new TransientHttpError(`${via} ${status}${text ? ` (${text})` : ''}`, 'status', status, wait);
+}
+
+/**
+ * What follows failure number `failures` (in a row) of a call, at attempt `attempt`: an abort, or
+ * an error that is not a {@link TransientHttpError}, is thrown as it is; when the attempts ran out
+ * or the API asks for a wait over `maxWaitMs`, the {@link ImportError}; else the wait before the
+ * next attempt, logged.
+ */
+async function backOff(call: HttpCall, error: unknown, failures: number, attempt: number, streamed: boolean): Promise<void> {
+  checkAbort(call.signal);
+  if (!(error instanceof TransientHttpError)) throw error;
   const opts = options(call);
-  const detail = scrub(error.message, secretsOf(call));
-  const broke = error.reason === 'truncated' || error.reason === 'stall';
+  const status = error.reason === 'status';
+  const detail = scrub(`${status ? 'the API answered ' : ''}${error.message}`, secretsOf(call));
+  const code = error.reason === 'truncated' || error.reason === 'stall' ? 'import.truncated' : 'import.unavailable';
   if (failures >= opts.attempts) {
     const then = streamed ? 'The import is not complete; the delivery is retried later and resumes after the last written batch.' : 'The delivery is retried later; if it keeps failing, check the API\'s status.';
-    return importError(call, broke ? 'import.truncated' : 'import.unavailable', `${detail}, ${failures} time(s) in a row. ${then}`, { status: error.status });
+    throw importError(call, code, `${status ? 'the API kept answering ' : ''}${error.message}, ${failures} time(s) in a row. ${then}`, { status: error.status });
   }
   if (error.waitMs !== undefined && error.waitMs > opts.maxWaitMs) {
-    return importError(call, 'import.unavailable', `${detail}; the API asks to wait ${Math.ceil(error.waitMs / 1000)} s, more than maxWaitMs (${opts.maxWaitMs} ms). The delivery is retried later.`, { status: error.status });
+    throw importError(call, 'import.unavailable', `${detail}; the API asks to wait ${Math.ceil(error.waitMs / 1000)} s, more than maxWaitMs (${opts.maxWaitMs} ms). The delivery is retried later.`, { status: error.status });
   }
   const wait = error.waitMs ?? backoffDelay(failures, opts.minDelayMs, opts.maxDelayMs);
   (call.logger ?? silentLogger).warn(
-    { provider: call.provider, jobId: call.jobId, request: describe(call), attempt, waitMs: wait, reason: error.reason, status: error.status },
-    scrub(`${call.provider}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, secretsOf(call)),
+    // `code`: what the failure becomes if it is the last.
+    { provider: call.provider, jobId: call.jobId, request: describe(call), attempt, waitMs: wait, reason: error.reason, status: error.status, code },
+    scrub(`${call.provider}: ${call.subject ?? `job ${call.jobId}`}: ${detail}; ${streamed ? 'downloading again' : 'retrying'} in ${wait} ms`, secretsOf(call)),
   );
-  return wait;
+  await sleep(wait, call.signal);
 }
 
 /**
@@ -263,11 +353,7 @@ export async function withRetries<T>(call: HttpCall, attempt: (n: number) => Pro
     try {
       return await attempt(n);
     } catch (error) {
-      checkAbort(call.signal);
-      if (!(error instanceof TransientHttpError)) throw error;
-      const wait = nextWait(call, error, n, n, false);
-      if (wait instanceof ImportError) throw wait;
-      await sleep(wait, call.signal);
+      await backOff(call, error, n, n, false);
     }
   }
 }
@@ -284,6 +370,14 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
   call.signal?.addEventListener('abort', onAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   let stalled = false;
+  let timedOut = false;
+  const deadline =
+    call.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          controller.abort(new StallSignal());
+        }, call.timeoutMs);
   const arm = (): void => {
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -293,18 +387,20 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
   };
   const release = (): void => {
     clearTimeout(timer);
+    clearTimeout(deadline);
     call.signal?.removeEventListener('abort', onAbort);
   };
   /** What a failure while sending or reading becomes. */
   const failure = (error: unknown, reading: boolean): unknown => {
     release();
     if (call.signal?.aborted) return call.signal.reason;
+    if (timedOut) return new TransientHttpError(`the API did not answer within ${call.timeoutMs} ms (timeoutMs)`, 'timeout');
     if (stalled) return new TransientHttpError(`no byte received for ${stallTimeoutMs} ms (stallTimeoutMs)${reading ? ' in the middle of the body' : ''}`, 'stall');
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
     // fetch's own messages may quote the URL (`Failed to parse URL from …?api_token=…`): the raw
     // error is not kept, and its text is redacted.
     const message = safeText(error instanceof Error ? `${error.message}${cause}` : String(error), secretsOf(call));
-    return new TransientHttpError(reading ? `the body broke off (${message})` : `network error (${message})`, reading ? 'truncated' : 'network');
+    return new TransientHttpError(reading ? `the answer was cut off (${message})` : `network error (${message})`, reading ? 'truncated' : 'network');
   };
 
   arm();
@@ -337,10 +433,7 @@ async function attemptOpen(call: HttpCall): Promise<HttpResponse> {
       // the error body is only for the message
     }
     release();
-    const refused = refusal(call, response.status, text);
-    if (refused) throw refused;
-    const said = firstLine(text) ? ` (${firstLine(text)})` : '';
-    throw new TransientHttpError(`the API answered ${response.status}${said}`, 'status', response.status, waitOf(call, response, text));
+    throw refusal(call, response.status, text) ?? retried(call, response.status, response, text);
   }
 
   let bytes = 0;
@@ -406,6 +499,8 @@ export interface HttpTextResponse {
   readonly status: number;
   readonly headers: Headers;
   readonly text: string;
+  /** The body's length in bytes. */
+  readonly bytes: number;
 }
 
 /**
@@ -419,19 +514,49 @@ export interface HttpTextResponse {
  * ```
  */
 export function httpText(call: HttpCall): Promise<HttpTextResponse> {
+  return withRetries(call, () => textOnce(call));
+}
+
+/** One attempt of {@link httpText}. */
+async function textOnce(call: HttpCall): Promise<HttpTextResponse> {
+  const response = await attemptOpen(call);
+  const parts: Uint8Array[] = [];
+  for await (const chunk of response.chunks()) parts.push(chunk);
+  const text = Buffer.concat(parts).toString('utf8');
+  const status = call.statusOf?.(response.status, text) ?? response.status;
+  if (status !== response.status && !(status >= 200 && status < 300) && !call.accept?.includes(status)) {
+    throw refusal(call, status, text, 'code') ?? retried(call, status, new Response(null, { status: 200, headers: response.headers }), text, 'code');
+  }
+  return { status, headers: response.headers, text, bytes: response.bytes };
+}
+
+/** The answer of {@link httpJson}. */
+export interface HttpJsonResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+  /** The body's length in bytes. */
+  readonly bytes: number;
+}
+
+/**
+ * {@link httpText} whose 2xx body is parsed as JSON: a body that does not parse is taken as cut off
+ * (a proxy or the API ended it early) and asked again, as `import.truncated` once the attempts ran
+ * out. For pages of JSON APIs, small enough to read whole.
+ *
+ * @example
+ * ```ts
+ * const { body } = await httpJson({ provider: 'apify', jobId, what: 'read the items', subject: `dataset ${jobId}`, url, retry: { attempts: 9 }, timeoutMs: 60_000 });
+ * ```
+ */
+export function httpJson(call: HttpCall): Promise<HttpJsonResponse> {
   return withRetries(call, async () => {
-    const response = await attemptOpen(call);
-    const parts: Uint8Array[] = [];
-    for await (const chunk of response.chunks()) parts.push(chunk);
-    const text = Buffer.concat(parts).toString('utf8');
-    const status = call.statusOf?.(response.status, text) ?? response.status;
-    if (status !== response.status && !(status >= 200 && status < 300) && !call.accept?.includes(status)) {
-      const refused = refusal(call, status, text);
-      if (refused) throw refused;
-      const fake = new Response(null, { status: 200, headers: response.headers });
-      throw new TransientHttpError(`the API answered code ${status} (${firstLine(text)})`, 'status', status, waitOf(call, fake, text));
+    const { status, headers, text, bytes } = await textOnce(call);
+    try {
+      return { status, headers, body: JSON.parse(text) as unknown, bytes };
+    } catch (cause) {
+      throw new TransientHttpError(`the answer is not complete JSON (${bytes} bytes)`, 'truncated', status, undefined, { cause });
     }
-    return { status, headers: response.headers, text };
   });
 }
 
@@ -451,12 +576,8 @@ export async function* retryDownload<T>(call: HttpCall, open: (attempt: number) 
       yield* open(n);
       return;
     } catch (error) {
-      checkAbort(call.signal);
-      if (!(error instanceof TransientHttpError)) throw error;
       failures = progress() ? 1 : failures + 1;
-      const wait = nextWait(call, error, failures, n, true);
-      if (wait instanceof ImportError) throw wait;
-      await sleep(wait, call.signal);
+      await backOff(call, error, failures, n, true);
     }
   }
 }

@@ -4,6 +4,7 @@
  * reads chunk by chunk with bounded memory, and tells a body that broke off (a last line that does
  * not parse, a JSON document or a quoted CSV field left open) from a complete one by throwing a
  * {@link TransientHttpError} `truncated`, so the download is retried and never reported complete.
+ * And {@link batchNumbers}, which numbers the batches of every source (the paginated ones too).
  * @module
  */
 import { Readable } from 'node:stream';
@@ -174,6 +175,29 @@ export async function* csvRows(chunks: AsyncIterable<Uint8Array>, skip = 0, opti
   }
 }
 
+/**
+ * Numbers a read's batches from its `after` cursor: `batch(rows, bytes, position)` gives the next
+ * `index`, its `firstRow` and the cursor after it, so a resumed read numbers its batches as the
+ * first run did. Every source's batches are made here.
+ */
+export function batchNumbers(jobId: string, after: ImportCursor | undefined) {
+  let index = after?.batches ?? 0;
+  let handed = after?.rows ?? 0;
+  return {
+    /** Rows handed out in batches, those before `after` included. */
+    get rows(): number {
+      return handed;
+    },
+    batch<Row>(rows: Row[], bytes: number, position?: ImportCursor['position']): Batch<Row> {
+      const cursor: ImportCursor = { batches: index + 1, rows: handed + rows.length, ...(position === undefined ? {} : { position }) };
+      const made = { index, firstRow: handed, jobId, rows, bytes, cursor };
+      index += 1;
+      handed += rows.length;
+      return made;
+    },
+  };
+}
+
 /** How {@link downloadBatches} reads one download. */
 export interface DownloadPlan<Row> {
   /** The call (for retries, messages, the signal). */
@@ -194,27 +218,22 @@ export interface DownloadPlan<Row> {
  * downloaded again the same way, keeping the rows of the batch being filled.
  */
 export async function* downloadBatches<Row>(plan: DownloadPlan<Row>): AsyncGenerator<Batch<Row>> {
-  const { call, jobId, batchSize } = plan;
-  let index = plan.after?.batches ?? 0;
-  let next = plan.after?.rows ?? 0; // rows handed out in batches
+  const { call, batchSize } = plan;
+  const numbers = batchNumbers(plan.jobId, plan.after);
   let pending: Row[] = [];
-  let best = next;
-  const cursor = (): ImportCursor => ({ batches: index, rows: next });
+  let best = numbers.rows;
   const batch = (bytes: number): Batch<Row> => {
     call.signal?.throwIfAborted(); // rows already parsed are not handed out after an abort
     const rows = pending;
     pending = [];
-    const made = { index, firstRow: next, jobId, rows, bytes };
-    index += 1;
-    next += rows.length;
-    return { ...made, cursor: cursor() };
+    return numbers.batch(rows, bytes);
   };
   try {
     yield* retryDownload(call, async function* () {
       const response = await (plan.open ?? (() => openOnce(call)))();
       let mark = 0;
       try {
-        for await (const rows of plan.rows(response, next + pending.length)) {
+        for await (const rows of plan.rows(response, numbers.rows + pending.length)) {
           for (const row of rows) {
             pending.push(row);
             if (pending.length >= batchSize) {
@@ -229,7 +248,7 @@ export async function* downloadBatches<Row>(plan: DownloadPlan<Row>): AsyncGener
         response.cancel();
       }
     }, () => {
-      const got = next + pending.length;
+      const got = numbers.rows + pending.length;
       if (got <= best) return false;
       best = got;
       return true;

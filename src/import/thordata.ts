@@ -1,4 +1,4 @@
-import { positiveInteger } from '../check-options.ts';
+import { baseUrlOption, positiveInteger } from '../check-options.ts';
 import { ImportError } from './errors.ts';
 import { httpText, importError, openOnce, type HttpCall, type HttpResponse, type HttpRetryOptions } from './http.ts';
 import { csvRows, downloadBatches, jsonArrayRows } from './rows.ts';
@@ -85,12 +85,7 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
   }
   const format = options.format ?? 'json';
   if (format !== 'json' && format !== 'csv') throw new TypeError(`Expected \`format\` to be 'json' or 'csv', got ${JSON.stringify(format)}`);
-  const base = (options.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
-  try {
-    new URL(base);
-  } catch {
-    throw new TypeError(`Expected \`baseUrl\` to be an absolute URL, got ${JSON.stringify(options.baseUrl)}`);
-  }
+  const base = baseUrlOption(options.baseUrl ?? DEFAULT_BASE_URL);
   const secrets = [options.token, options.key, ...(options.apiKey ? [options.apiKey, encodeURIComponent(options.apiKey)] : [])];
   const common = (ref: ThordataRef, read: Pick<ReadOptions, 'signal' | 'logger'>): Omit<HttpCall, 'what' | 'url'> => ({
     provider: 'thordata',
@@ -99,8 +94,9 @@ export function thordataResults(options: ThordataResultsOptions): Source<Thordat
     logger: read.logger,
     retry: options.retry,
     secrets,
-    unauthorizedHint: 'Check `token` and `key` (Thordata Dashboard → My Account), and `apiKey` for `/download` URLs',
-    notFoundHint: 'the task or its result file does not exist (unknown task, or past the retention of the result files)',
+    unauthorizedHint: 'check `token` and `key` (Thordata Dashboard → My Account), and `apiKey` for `/download` URLs',
+    notFoundHint: 'The task or its result file does not exist (unknown task, or past the retention of the result files): nothing to import; replay the dead letter if it comes back',
+    invalidHint: 'This is not a documented answer: check `baseUrl` and `format`, and report it if they are right',
   });
 
   /** The file URL from `tasks-download`. */

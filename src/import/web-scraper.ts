@@ -1,4 +1,4 @@
-import { positiveInteger } from '../check-options.ts';
+import { baseUrlOption, positiveInteger } from '../check-options.ts';
 import { httpText, type HttpCall, type HttpRetryOptions } from './http.ts';
 import { csvRows, downloadBatches, jsonLinesRows } from './rows.ts';
 import type { Batch, ReadOptions, Source } from './types.ts';
@@ -103,7 +103,7 @@ export function webScraperData(options: WebScraperDataOptions): WebScraperDataSo
       throw new TypeError(`Expected \`statuses\` to hold 'finished', 'stopped' or 'failed', got ${JSON.stringify(status)}`);
     }
   }
-  const base = baseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
+  const base = `${baseUrlOption(options.baseUrl ?? DEFAULT_BASE_URL)}/`;
   const token = options.apiToken;
   const url = (path: string): string => `${base}${path}?api_token=${encodeURIComponent(token)}`;
   const call = (ref: WebScraperRef, what: string, path: string, read: Pick<ReadOptions, 'signal' | 'logger'> | undefined): HttpCall => ({
@@ -116,8 +116,9 @@ export function webScraperData(options: WebScraperDataOptions): WebScraperDataSo
     logger: read?.logger,
     retry: options.retry,
     secrets: [token, encodeURIComponent(token)],
-    unauthorizedHint: 'Check `apiToken` (Web Scraper Cloud → Account → API)',
-    notFoundHint: 'the scraping job does not exist any more (deleted, or past the data retention of the account plan)',
+    unauthorizedHint: 'check `apiToken` (Web Scraper Cloud → Account → API)',
+    notFoundHint: 'The scraping job does not exist any more (deleted, or past the data retention of the account plan): nothing to import; replay the dead letter if it comes back',
+    invalidHint: 'This is not a documented answer: check `baseUrl` and `format`, and report it if they are right',
   });
 
   return {
@@ -152,13 +153,4 @@ export function webScraperData(options: WebScraperDataOptions): WebScraperDataSo
 
 function checkJobId(ref: WebScraperRef): void {
   if (!Number.isSafeInteger(ref?.jobId) || ref.jobId < 1) throw new TypeError(`Expected \`jobId\` to be a positive integer, got ${String(ref?.jobId)}`);
-}
-
-function baseUrl(value: string): string {
-  try {
-    new URL(value);
-  } catch {
-    throw new TypeError(`Expected \`baseUrl\` to be an absolute URL, got ${JSON.stringify(value)}`);
-  }
-  return value.endsWith('/') ? value : `${value}/`;
 }

@@ -189,5 +189,6 @@ describe('apifyItems', () => {
   it('throws TypeError on a missing token or a bad retry option', () => {
     expect(() => apifyItems({ token: '' })).toThrow(TypeError);
     expect(() => apifyItems({ token, maxRetries: -1 })).toThrow('Expected `maxRetries` to be a non-negative integer, got -1');
+    expect(() => apifyItems({ token, baseUrl: 'api.apify.com' })).toThrow(new TypeError('Expected `baseUrl` to be an absolute http(s) URL, got "api.apify.com"'));
   });
 });

@@ -171,6 +171,10 @@ describe('firecrawlDocuments', () => {
     expect(elsewhere).toHaveLength(0);
   });
 
+  it('throws a TypeError that names baseUrl when it is not an absolute URL', () => {
+    expect(() => firecrawlDocuments({ apiKey, baseUrl: 'localhost:3002' })).toThrow(new TypeError('Expected `baseUrl` to be an absolute http(s) URL, got "localhost:3002"'));
+  });
+
   it('fails with the retryable import.not.ready when the job is still scraping and has nothing new', async () => {
     await start({ jobs: [{ id: 'c1', status: 'scraping', documents: 3 }] });
     const seen: Batch[] = [];
