@@ -56,15 +56,29 @@ async function measure(batches: AsyncIterable<Batch<Record<string, unknown>>>): 
 }
 
 describe('importers stream with bounded memory', () => {
-  it('webScraperData: ~100 MB of JSON Lines', { timeout: 180_000 }, async () => {
-    const mock = await webScraperApiMock({ token: 't', rateLimit: false, jobs: [{ id: 7, rows: { count: ROWS, row } }] });
-    api = mock;
-    const result = await measure(webScraperData({ apiToken: 't', baseUrl: mock.apiUrl }).read({ jobId: 7 }, { batchSize: 1000 }));
-    expect(result.rows).toBe(ROWS);
-    expect(result.bytes).toBeGreaterThan(90 * MB);
-    console.log(`JSON Lines: ${(result.bytes / MB).toFixed(0)} MB, RSS growth ${(result.growth / MB).toFixed(1)} MB, heap growth ${(result.heap / MB).toFixed(1)} MB`);
-    expect(result.growth).toBeLessThan(64 * MB); // V8's young generation and malloc arenas, the same for any file size
-    expect(result.heap).toBeLessThan(16 * MB);
+  it('webScraperData: ~100 MB of JSON Lines, the heap not growing with the file', { timeout: 180_000 }, async () => {
+    // What the importer holds is the heap after a full GC: it must stay small whatever the file's
+    // size. RSS also holds V8's young generation, malloc arenas and the in-process mock's socket
+    // buffers, whose size is the runtime's own and noisy (about 40 MB on Node 20; 45 to 95 MB on
+    // Node 24 for this same file): it is bounded here only against gross buffering (under the file's
+    // size), and measured for a 1 GB import, with the mock in another process, by `npm run bench:import`.
+    const read = async (rows: number) => {
+      const mock = await webScraperApiMock({ token: 't', rateLimit: false, jobs: [{ id: 7, rows: { count: rows, row } }] });
+      api = mock;
+      const result = await measure(webScraperData({ apiToken: 't', baseUrl: mock.apiUrl }).read({ jobId: 7 }, { batchSize: 1000 }));
+      await mock.close();
+      api = undefined;
+      expect(result.rows).toBe(rows);
+      return result;
+    };
+    const quarter = await read(ROWS / 4);
+    const whole = await read(ROWS);
+    expect(whole.bytes).toBeGreaterThan(90 * MB);
+    console.log(`JSON Lines: ${(whole.bytes / MB).toFixed(0)} MB, RSS growth ${(whole.growth / MB).toFixed(1)} MB (a quarter of it: ${(quarter.growth / MB).toFixed(1)} MB), heap growth ${(whole.heap / MB).toFixed(1)} MB`);
+    expect(whole.growth).toBeLessThan(whole.bytes);
+    // Three quarters more of the file (~80 MB, far more as parsed rows) leave the heap as it was.
+    expect(whole.heap - quarter.heap).toBeLessThan(8 * MB);
+    expect(whole.heap).toBeLessThan(16 * MB);
   });
 
   it.each(['array', 'envelope'] as const)('thordataResults: ~100 MB JSON %s', { timeout: 300_000 }, async (fileFormat) => {
@@ -74,7 +88,7 @@ describe('importers stream with bounded memory', () => {
     expect(result.rows).toBe(ROWS);
     expect(result.bytes).toBeGreaterThan(90 * MB);
     console.log(`JSON ${fileFormat}: ${(result.bytes / MB).toFixed(0)} MB, RSS growth ${(result.growth / MB).toFixed(1)} MB, heap growth ${(result.heap / MB).toFixed(1)} MB`);
-    expect(result.growth).toBeLessThan(64 * MB); // V8's young generation and malloc arenas, the same for any file size
+    expect(result.growth).toBeLessThan(result.bytes); // see above: RSS is the runtime's as much as ours
     expect(result.heap).toBeLessThan(16 * MB);
   });
 });
