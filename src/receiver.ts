@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bytes from './body/bytes.ts';
 import { match, parse, type Token } from 'path-to-regexp';
-import { createPipeline, payloadInvalid, payloadSchema, type FetchContext, type IncomingRequest, type RouteMatcher, type WaitUntil } from './adapters/handle-request.ts';
+import { PIPELINE, createPipeline, payloadInvalid, payloadSchema, type FetchContext, type IncomingRequest, type RouteMatcher, type WaitUntil } from './adapters/handle-request.ts';
 import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
 import { decodeBody } from './body/decode-body.ts';
 import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
@@ -685,6 +685,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       return closing;
     },
   };
+  // For the adapters shipped apart (scrapehook/fastify): hidden from the public type and from enumeration.
+  Object.defineProperty(receiver, PIPELINE, { value: pipeline });
   return receiver;
 }
 

@@ -68,8 +68,22 @@ interface Incoming {
   readonly waitUntil?: WaitUntil;
 }
 
+/**
+ * A request whose body a framework has already read, as it arrived (not inflated), within the
+ * receiver's `limit` (Fastify's `parseAs: 'buffer'`).
+ */
+export interface BufferedRequest {
+  readonly method: string;
+  /** Path and query. */
+  readonly url: string;
+  readonly params: Record<string, string> | undefined;
+  readonly headers: IncomingMessage['headers'];
+  /** `undefined` when there was no body. */
+  readonly body: Buffer | undefined;
+}
+
 /** An answer, before an adapter writes it. */
-interface Answer {
+export interface Answer {
   status: number;
   headers: Record<string, string>;
   body: string;
@@ -231,9 +245,32 @@ export function createPipeline(state: PipelineState) {
     };
   }
 
+  function bufferedIncoming(request: BufferedRequest): Incoming {
+    const { headers, body } = request;
+    return {
+      method: request.method,
+      url: request.url,
+      params: request.params,
+      header(name) {
+        const value = headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      headers: () => headersOf({ headers }),
+      async readBody() {
+        if (body === undefined) return EMPTY;
+        const encoding = headers['content-encoding'];
+        if (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity') return checkLimit(body, limit);
+        // Inflated here, with the limit enforced on the inflated bytes while inflating.
+        return readStream(Readable.from([body]), encoding, undefined, limit, bodyTimeoutMs);
+      },
+    };
+  }
+
   const internal = (error: unknown) => (error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
 
   return {
+    /** The largest body accepted, after inflation, in bytes. */
+    limit,
     /** Handles one `node:http` request; never rejects. With `route`, a request for another path is answered 404. */
     node(req: IncomingRequest, res: ServerResponse, route?: RouteMatcher): Promise<void> {
       const deadline = performance.now() + bodyTimeoutMs;
@@ -256,6 +293,16 @@ export function createPipeline(state: PipelineState) {
           }
         },
       );
+    },
+    /** Answers a request whose body a framework read (Fastify); never rejects. */
+    buffered(request: BufferedRequest): Promise<Answer> {
+      const incoming = bufferedIncoming(request);
+      return handle(incoming, undefined).catch((error: unknown) => failure(incoming, internal(error)));
+    },
+    /** The answer to a request the framework refused while reading its body (too large, aborted...). */
+    refused(request: BufferedRequest, error: WebhookError): Answer {
+      state.count('received');
+      return failure(bufferedIncoming(request), error);
     },
     /**
      * Handles one fetch `Request`; never rejects. Route parameters come from `route` when given (a
@@ -292,6 +339,18 @@ const FETCH_BODY_USED =
   'The request body was already read (request.bodyUsed) before scrapehook could read the raw bytes it needs ' +
   'to verify signatures: pass the Request to hooks.fetchHandler() unread (in Hono, c.req.raw before any c.req.json()), ' +
   'or pass request.clone() if something else must read it too.';
+
+/** What {@link createPipeline} returns: one entry per way a request arrives. */
+export type Pipeline = ReturnType<typeof createPipeline>;
+
+/** Where a receiver keeps its pipeline, for adapters shipped apart (`scrapehook/fastify`); not public API. */
+export const PIPELINE: unique symbol = Symbol.for('scrapehook.pipeline');
+
+/** The pipeline of a receiver made by `createReceiver()`, or `undefined` for anything else. */
+export function pipelineOf(receiver: unknown): Pipeline | undefined {
+  if (typeof receiver !== 'object' || receiver === null) return undefined;
+  return (receiver as { [PIPELINE]?: Pipeline })[PIPELINE];
+}
 
 /** The schema a payload of `type` is validated with: the event's own, or the provider's envelope. */
 export function payloadSchema(provider: AnyProvider, type: string): AnyProvider['envelope'] {
@@ -371,7 +430,7 @@ class RequestContext implements VerifyContext {
 
 const EMPTY = Buffer.alloc(0);
 
-function headersOf(req: IncomingMessage): Record<string, string> {
+function headersOf(req: Pick<IncomingMessage, 'headers'>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;

@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import express from 'express';
 import express4 from 'express4';
+import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { scrapehookFastify } from '../../src/fastify.ts';
 import type { AnyProvider, Receiver } from '../../src/index.ts';
 
 /** A request as the shared pipeline rows send it. */
@@ -90,6 +92,28 @@ export function serverTarget(server: http.Server): Target {
   };
 }
 
+/** A Fastify app, listened on an ephemeral port on first use. */
+export function fastifyTarget(build: () => Promise<ReturnType<typeof Fastify>>): Target {
+  let app: Promise<ReturnType<typeof Fastify>> | undefined;
+  let target: Target | undefined;
+  const ready = async () => {
+    app ??= build().then(async (fastify) => {
+      await fastify.ready();
+      return fastify;
+    });
+    target ??= serverTarget((await app).server);
+    return target;
+  };
+  return {
+    send: async (sent) => (await ready()).send(sent),
+    async close() {
+      if (app === undefined) return;
+      await target?.close();
+      await (await app).close();
+    },
+  };
+}
+
 /** The `Request` a fetch runtime would build for what was sent: a chunked body arrives as a stream. */
 export function toRequest({ method = 'POST', path = '/hook', headers = {}, body, chunkSize }: Sent): Request {
   const init: RequestInit & { duplex?: 'half' } = { method, headers: { ...headers } };
@@ -161,6 +185,16 @@ export const adapters: Record<string, Adapter> = {
       const app = new Hono();
       app.all('/hook', (c) => handler(c.req.raw, { params: c.req.param() }));
       return serverTarget(createAdaptorServer({ fetch: app.fetch }) as http.Server);
+    },
+  },
+  'the Fastify plugin': {
+    allMethods: true,
+    mount(hooks) {
+      return fastifyTarget(async () => {
+        const app = Fastify();
+        await app.register(scrapehookFastify, { receiver: hooks, path: '/hook' });
+        return app;
+      });
     },
   },
   'a Next.js route module': {
