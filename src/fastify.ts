@@ -7,8 +7,8 @@ import type { AnyProvider } from './types.ts';
 
 /** Options of {@link scrapehookFastify}. */
 export interface ScrapehookFastifyOptions {
-  /** The receiver that answers this route: `createReceiver({ provider: ... })`. */
-  receiver: Receiver<AnyProvider>;
+  /** The receiver that answers this route: `createReceiver({ provider: ... })`, of any provider. */
+  receiver: Pick<Receiver<AnyProvider>, 'name' | 'fetchHandler'>;
   /**
    * The route, in Fastify's syntax: `:token` is a route parameter, read by providers that take
    * their token from the path. Every method is routed to the receiver, which answers 405 to all
