@@ -80,6 +80,9 @@ function send(reply: FastifyReply, answer: Answer): void {
 /** Fastify's errors while reading a body, as the receiver's own. */
 function bodyError(error: FastifyError, limit: number): WebhookError {
   if (error.statusCode === 413) return new WebhookError('entity.too.large', `Body exceeds the limit of ${limit} bytes`);
+  if (error.code === 'ECONNRESET' || error.code === 'ERR_STREAM_PREMATURE_CLOSE' || /aborted/i.test(error.message)) {
+    return new WebhookError('request.aborted', 'The request was aborted before its body was read', { cause: error });
+  }
   if (error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
     return new WebhookError('request.size.invalid', 'The body length does not match Content-Length', { cause: error });
   }
