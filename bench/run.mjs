@@ -363,6 +363,18 @@ for (const payload of config.payloads) {
       cpuPerReq: ratioPerRound('scrapehook-express', 'express-drain', (m) => m.server.cpuUsPerReq),
     };
   }
+  // Each framework adapter against its hand-written twin (issue 11 target: at least 0.9 of its req/s).
+  for (const [adapter, twin] of [
+    ['scrapehook-hono', 'hono-by-hand'],
+    ['scrapehook-fastify', 'fastify-by-hand'],
+  ]) {
+    if (names.includes(adapter) && names.includes(twin)) {
+      summary[payload][`${adapter}/${twin}`] = {
+        rps: ratioPerRound(adapter, twin, (m) => m.rps),
+        cpuPerReq: ratioPerRound(adapter, twin, (m) => m.server.cpuUsPerReq),
+      };
+    }
+  }
   // The durable ack paths against the memory default (issue target: at least 0.5 of its req/s).
   for (const durable of ['scrapehook-sqlite', 'scrapehook-bullmq']) {
     if (names.includes(durable) && names.includes('scrapehook-node')) {
@@ -407,6 +419,13 @@ for (const payload of config.payloads) {
   for (const r of rows) console.log(fmtRow(r));
   const se = s['scrapehook-express/express-drain'];
   if (se) console.log(`scrapehook-express / express-drain: req/s ${fx(se.rps)}, server CPU per request ${fx(se.cpuPerReq)}`);
+  for (const [adapter, twin] of [
+    ['scrapehook-hono', 'hono-by-hand'],
+    ['scrapehook-fastify', 'fastify-by-hand'],
+  ]) {
+    const t = s[`${adapter}/${twin}`];
+    if (t) console.log(`${adapter} / ${twin}: req/s ${fx(t.rps)} (target ×0.90), server CPU per request ${fx(t.cpuPerReq)}`);
+  }
   for (const durable of ['scrapehook-sqlite', 'scrapehook-bullmq']) {
     const d = s[`${durable}/scrapehook-node`];
     if (d) console.log(`${durable} / scrapehook-node (memory store): req/s ${fx(d.rps)}, p99 ${fx(d.p99)}`);

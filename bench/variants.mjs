@@ -110,7 +110,109 @@ export const variants = {
       },
     };
   },
+
+  // ---- Hono on @hono/node-server: fetchHandler() against a route doing the same work by hand ----
+  'hono-by-hand': async () => {
+    const { Hono } = await import('hono');
+    const { getRequestListener } = await import('@hono/node-server');
+    const verify = await handVerifier();
+    const app = new Hono();
+    let events = 0;
+    app.post('/hook', async (c) => {
+      const raw = Buffer.from(await c.req.arrayBuffer());
+      if (raw.length > LIMIT) return c.json({ error: { code: 'entity.too.large' } }, 413);
+      if (!verify(raw, c.req.header(SIGNATURE_HEADER_NAME))) return c.json({ error: { code: 'unauthorized' } }, 401);
+      const result = await parseAndValidate(raw);
+      if (!result.success) return c.json({ error: { code: 'payload.invalid' } }, 400);
+      setImmediate(() => events++);
+      return c.json({ id: result.data.webhookId }, 202);
+    });
+    return { listener: getRequestListener(app.fetch), stats: () => ({ events }) };
+  },
+
+  'scrapehook-hono': async () => {
+    const { Hono } = await import('hono');
+    const { getRequestListener } = await import('@hono/node-server');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { hooks, stats } = createBenchReceiver();
+    const receive = hooks.fetchHandler();
+    const app = new Hono();
+    app.all('/hook', (c) => receive(c.req.raw));
+    return { listener: getRequestListener(app.fetch), stats, close: () => closeReceiver(hooks) };
+  },
+
+  // ---- Fastify 5: the plugin against a route doing the same work by hand ----
+  'fastify-by-hand': async () => {
+    const verify = await handVerifier();
+    let events = 0;
+    const listener = await fastifyListener(async (app) => {
+      app.removeAllContentTypeParsers();
+      app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: LIMIT }, (_req, body, done) => done(null, body));
+      app.post('/hook', async (request, reply) => {
+        const raw = request.body;
+        if (!verify(raw, request.headers[SIGNATURE_HEADER_NAME])) return reply.code(401).send({ error: { code: 'unauthorized' } });
+        const result = await parseAndValidate(raw);
+        if (!result.success) return reply.code(400).send({ error: { code: 'payload.invalid' } });
+        setImmediate(() => events++);
+        return reply.code(202).send({ id: result.data.webhookId });
+      });
+    });
+    return { listener, stats: () => ({ events }) };
+  },
+
+  'scrapehook-fastify': async () => {
+    const { scrapehookFastify } = await import('../dist/fastify.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { hooks, stats } = createBenchReceiver();
+    const listener = await fastifyListener((app) => app.register(scrapehookFastify, { receiver: hooks, path: '/hook' }));
+    return { listener, stats, close: () => closeReceiver(hooks) };
+  },
 };
+
+// The hand-written twins do what the receiver does for a valid delivery: the size limit, HMAC
+// over the raw bytes in constant time, JSON.parse and the same zod schema, then a 202 with the id
+// and the handler after the answer (no queue, no dedupe: the receiver's extra work counts against it).
+const LIMIT = 10 * 1024 * 1024;
+const SIGNATURE_HEADER_NAME = 'x-firecrawl-signature';
+
+async function handVerifier() {
+  const { createHmac, timingSafeEqual } = await import('node:crypto');
+  const { SECRET } = await import('./payloads.mjs');
+  return (raw, header) => {
+    if (typeof header !== 'string' || !header.startsWith('sha256=')) return false;
+    const given = Buffer.from(header.slice(7), 'hex');
+    const expected = createHmac('sha256', SECRET).update(raw).digest();
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+}
+
+let schema;
+async function parseAndValidate(raw) {
+  schema ??= (await import('./provider.mjs')).crawlPageSchema;
+  let body;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return { success: false };
+  }
+  return schema.safeParse(body);
+}
+
+/** A Fastify app's request listener (the harness makes its own server), after `setup`. */
+async function fastifyListener(setup) {
+  const { default: Fastify } = await import('fastify');
+  const http = await import('node:http');
+  let listener;
+  const app = Fastify({
+    serverFactory: (handler) => {
+      listener = handler;
+      return http.createServer(handler);
+    },
+  });
+  await setup(app);
+  await app.ready();
+  return listener;
+}
 
 /** Per-variant facts for the orchestrator. */
 export const meta = {
@@ -121,6 +223,10 @@ export const meta = {
   'scrapehook-express': { needsBuild: true, dedupes: true },
   'scrapehook-sqlite': { needsBuild: true, dedupes: true },
   'scrapehook-bullmq': { needsBuild: true, dedupes: true },
+  'hono-by-hand': { baseline: true },
+  'scrapehook-hono': { needsBuild: true, dedupes: true },
+  'fastify-by-hand': { baseline: true },
+  'scrapehook-fastify': { needsBuild: true, dedupes: true },
 };
 
 async function closeReceiver(hooks) {

@@ -1,5 +1,6 @@
 export { createReceiver } from './receiver.ts';
-export type { CloseOptions, Middleware, NodeHandler, NodeHandlerOptions, Receiver, ReceiverOptions, Unsubscribe } from './receiver.ts';
+export type { CloseOptions, FetchHandler, FetchHandlerOptions, Middleware, NodeHandler, NodeHandlerOptions, Receiver, ReceiverOptions, Unsubscribe } from './receiver.ts';
+export type { FetchContext, WaitUntil } from './adapters/handle-request.ts';
 export { defineProvider } from './providers/define-provider.ts';
 export type { ProviderDefinition, TypedDedupeInput } from './providers/define-provider.ts';
 export { hmacSignature } from './verify/hmac-signature.ts';

@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import bytes from './body/bytes.ts';
 import { match, parse, type Token } from 'path-to-regexp';
-import { createPipeline, payloadInvalid, payloadSchema, type IncomingRequest, type RouteMatcher } from './adapters/handle-request.ts';
+import { PIPELINE, createPipeline, payloadInvalid, payloadSchema, type FetchContext, type IncomingRequest, type RouteMatcher, type WaitUntil } from './adapters/handle-request.ts';
 import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
 import { decodeBody } from './body/decode-body.ts';
 import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
 import { DEFAULT_DEDUPE_MAX, DEFAULT_DEDUPE_TTL_MS, type DedupeOptions } from './dispatch/dedupe.ts';
 import { LocalQueue } from './dispatch/local-queue.ts';
-import type { QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
+import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
 import { WebhookError } from './errors.ts';
 import { safeError, safeLogger, silentLogger } from './log.ts';
 import { MemoryImportState } from './import/memory-state.ts';
@@ -151,6 +151,35 @@ export interface NodeHandlerOptions {
   path?: string;
 }
 
+/** Options of {@link Receiver.fetchHandler}. */
+export interface FetchHandlerOptions {
+  /**
+   * The path this handler receives at, with route parameters, as for
+   * {@link NodeHandlerOptions.path}: for runtimes without a router (`Bun.serve`, `Deno.serve`)
+   * whose sender puts a token in the path. A request for any other path is answered 404
+   * `route.not.found`. Without it, route parameters are those passed as `context.params`.
+   * @default every path is accepted; route parameters come from `context.params`
+   * @example Bun.serve({ fetch: apifyHooks.fetchHandler({ path: '/webhooks/apify/:token' }) })
+   */
+  path?: string;
+  /**
+   * Where the platform keeps work running after the response, when it offers that as a function
+   * rather than per request (`waitUntil` of `@vercel/functions`, Next.js's `after`). A
+   * `context.waitUntil` given with a request is used instead. It is handed, for each delivery
+   * answered 202, a promise that settles once the in-process queue has run it (succeeded or dead
+   * letter); with a queue backend other than the in-process one it is not called.
+   * @default none: the process is expected to keep running after the response
+   * @example fetchHandler({ waitUntil: after }) // import { after } from 'next/server'
+   */
+  waitUntil?: WaitUntil;
+}
+
+/**
+ * A web-standard fetch handler: takes a `Request` (and, optionally, route parameters and the
+ * platform's `waitUntil`) and resolves to the `Response`; it never rejects.
+ */
+export type FetchHandler = (request: Request, context?: FetchContext) => Promise<Response>;
+
 /** Removes the listener it was returned for. */
 export type Unsubscribe = () => void;
 
@@ -180,6 +209,19 @@ export interface Receiver<P extends AnyProvider> {
    * @throws {TypeError} when `path` is not a valid path pattern.
    */
   nodeHandler(options?: NodeHandlerOptions): NodeHandler;
+  /**
+   * A web-standard handler, `(request, context?) => Promise<Response>`, for Hono, Next.js route
+   * handlers, `Bun.serve`, `Deno.serve` and other fetch runtimes. The same steps, status codes and
+   * limits as `middleware()`; the body is read from `request.body` as a stream and inflated.
+   * Route parameters come from `context.params` or the `path` option.
+   * @throws {TypeError} when `path` is not a valid path pattern or `waitUntil` not a function.
+   * @example
+   * ```ts
+   * app.post('/webhooks/apify/:token', (c) => hooks.fetchHandler()(c.req.raw, { params: c.req.param() })); // Hono
+   * export const POST = hooks.fetchHandler(); // Next.js: app/api/webhooks/firecrawl/route.ts
+   * ```
+   */
+  fetchHandler(options?: FetchHandlerOptions): FetchHandler;
   /**
    * Runs the handlers on one event directly, without HTTP or the queue (tests, replays from a file).
    * The payload is validated first; rejects with the handler's error if one fails.
@@ -424,6 +466,20 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     throw new WebhookError('handler.failed', `A ${delivery.type} handler failed`, { cause });
   }
 
+  /**
+   * Deliveries a fetch handler's `waitUntil` was handed, by id: settled once the in-process queue
+   * has run them (succeeded or dead letter), or once `close()` has finished.
+   */
+  const waiters = new Map<string, () => void>();
+  function settleWaiter(id: string): void {
+    const settle = waiters.get(id);
+    if (settle === undefined) return;
+    waiters.delete(id);
+    settle();
+  }
+  /** Only the in-process queue runs a delivery in this process, after the answer. */
+  const runsHere = options.queue === undefined;
+
   const runtime: QueueRuntime = {
     name,
     concurrency,
@@ -450,8 +506,9 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
           }
         }
       : () => undefined,
-    succeeded() {
+    succeeded(delivery) {
       counters.succeeded++;
+      settleWaiter(delivery.id);
     },
     retrying(delivery, attempt, error, delayMs) {
       counters.retried++;
@@ -462,6 +519,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     },
     dead(delivery, attempts, error) {
       counters.dead++;
+      settleWaiter(delivery.id);
       logger.error(
         { id: delivery.id, type: delivery.type, provider: delivery.provider, attempts, err: error.cause ?? error },
         'scrapehook: a delivery failed for good and is now a dead letter',
@@ -486,7 +544,33 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     retryAfterSeconds,
     isClosing: () => closing !== undefined,
     isFull: () => queue.counts().queued >= maxQueued,
-    enqueue: (delivery, body) => queue.enqueue(delivery, body),
+    enqueue(delivery, body, waitUntil) {
+      if (waitUntil === undefined || !runsHere || waiters.has(delivery.id)) return queue.enqueue(delivery, body);
+      // Registered before enqueueing: the delivery may run, and finish, before enqueue settles.
+      let settle!: () => void;
+      const done = new Promise<void>((resolve) => (settle = resolve));
+      waiters.set(delivery.id, settle);
+      const forget = () => {
+        if (waiters.get(delivery.id) === settle) waiters.delete(delivery.id);
+      };
+      const handOver = (outcome: EnqueueResult): EnqueueResult => {
+        if (outcome === 'accepted') waitUntil(done);
+        else forget();
+        return outcome;
+      };
+      let pending: EnqueueResult | Promise<EnqueueResult>;
+      try {
+        pending = queue.enqueue(delivery, body);
+      } catch (error) {
+        forget();
+        throw error;
+      }
+      if (typeof pending === 'string') return handOver(pending);
+      return pending.then(handOver, (error: unknown) => {
+        forget();
+        throw error;
+      });
+    },
     count(outcome) {
       counters[outcome]++;
     },
@@ -551,13 +635,24 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     middleware() {
       // The pipeline answers every request itself and never rejects, so `next` is not called.
       return function scrapehookMiddleware(req, res, _next) {
-        void pipeline(req as IncomingRequest, res);
+        void pipeline.node(req as IncomingRequest, res);
       };
     },
     nodeHandler(handlerOptions = {}) {
       const route = handlerOptions.path === undefined ? undefined : routeMatcher(handlerOptions.path);
       return function scrapehookNodeHandler(req, res) {
-        void pipeline(req, res, route);
+        void pipeline.node(req, res, route);
+      };
+    },
+    fetchHandler(handlerOptions = {}) {
+      const route = handlerOptions.path === undefined ? undefined : routeMatcher(handlerOptions.path);
+      const fallback = handlerOptions.waitUntil;
+      if (fallback !== undefined && typeof fallback !== 'function') {
+        throw new TypeError(`Expected \`waitUntil\` to be a function, got ${typeof fallback}`);
+      }
+      return function scrapehookFetchHandler(request, context) {
+        const waitUntil = typeof context?.waitUntil === 'function' ? context.waitUntil : fallback;
+        return pipeline.fetch(request, { params: context?.params, waitUntil }, route);
       };
     },
     async receive({ type, payload, id }) {
@@ -578,6 +673,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     close(closeOptions = {}) {
       const timeoutMs = nonNegativeInteger('timeoutMs', closeOptions.timeoutMs ?? 30_000);
       closing ??= queue.close(timeoutMs).then((drained) => {
+        // Nothing more runs here: let the platform stop waiting.
+        for (const id of [...waiters.keys()]) settleWaiter(id);
         if (drained) return;
         const { queued, running } = queue.counts();
         logger.error({ queued, running }, 'scrapehook: close() timed out; aborting running handlers');
@@ -588,6 +685,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       return closing;
     },
   };
+  // For the adapters shipped apart (scrapehook/fastify): hidden from the public type and from enumeration.
+  Object.defineProperty(receiver, PIPELINE, { value: pipeline });
   return receiver;
 }
 

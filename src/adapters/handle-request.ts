@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { alreadyConsumed, answerThenDiscard, checkLimit, readBody } from '../body/read-body.ts';
+import { Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { alreadyConsumed, answerThenDiscard, checkLimit, readBody, readStream } from '../body/read-body.ts';
 import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
 import { WebhookError, type PayloadIssue } from '../errors.ts';
 import type { EnqueueResult } from '../dispatch/queue.ts';
@@ -23,7 +25,8 @@ export interface PipelineState {
   readonly retryAfterSeconds: number;
   isClosing(): boolean;
   isFull(): boolean;
-  enqueue(delivery: Delivery, body: ReceivedBody | undefined): EnqueueResult | Promise<EnqueueResult>;
+  /** `waitUntil`, when the platform has one, is handed the work an accepted delivery starts. */
+  enqueue(delivery: Delivery, body: ReceivedBody | undefined, waitUntil?: WaitUntil): EnqueueResult | Promise<EnqueueResult>;
   count(outcome: 'received' | 'accepted' | 'duplicates'): void;
   rejected(type: string): void;
   invalid(delivery: InvalidDelivery): void;
@@ -38,17 +41,66 @@ export interface PipelineState {
  */
 export type RouteMatcher = (path: string) => Record<string, string> | undefined;
 
+/** A platform's way to keep work running after the response (`ctx.waitUntil` of Workers, Vercel...). */
+export type WaitUntil = (promise: Promise<unknown>) => void;
+
+/** What a fetch handler may be given besides the `Request`: route parameters and `waitUntil`. */
+export interface FetchContext {
+  /** Route parameters (a token in the path), as a router gives them; Next.js gives a promise. */
+  params?: Record<string, string> | Promise<Record<string, string>>;
+  /** Called with the work an accepted delivery starts in the in-process queue (see the README). */
+  waitUntil?: WaitUntil;
+}
+
+/**
+ * One request as the pipeline sees it, whatever carried it: a `node:http` request (Express,
+ * `nodeHandler()`, Fastify) or a fetch `Request` (Hono, Next.js, Bun, Deno).
+ */
+interface Incoming {
+  readonly method: string;
+  /** The path and query as requested: the query may carry a token; logged only redacted. */
+  readonly url: string;
+  params: Record<string, string> | undefined;
+  header(name: string): string | undefined;
+  headers(): Record<string, string>;
+  /** The whole body, inflated, with the limit enforced while reading. */
+  readBody(): Promise<Buffer>;
+  readonly waitUntil?: WaitUntil;
+}
+
+/**
+ * A request whose body a framework has already read, as it arrived (not inflated), within the
+ * receiver's `limit` (Fastify's `parseAs: 'buffer'`).
+ */
+export interface BufferedRequest {
+  readonly method: string;
+  /** Path and query. */
+  readonly url: string;
+  readonly params: Record<string, string> | undefined;
+  readonly headers: IncomingMessage['headers'];
+  /** `undefined` when there was no body. */
+  readonly body: Buffer | undefined;
+}
+
+/** An answer, before an adapter writes it. */
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' } as const;
 const UNAUTHORIZED = JSON.stringify(new WebhookError('unauthorized', 'Authentication failed').toJSON());
 
 /**
  * The request pipeline, in order; each step answers with its own status:
- * path 404 (`nodeHandler({ path })` only) · method 405 · closing/full 503 · content type 415 ·
+ * path 404 (`nodeHandler({ path })`, `fetchHandler({ path })` only) · method 405 · closing/full 503 · content type 415 ·
  * body 413/408/400/415 · authentication 401 · decoding 400 · event type 400 · schema 400 ·
  * dedupe 200 · enqueue 202 (or 503 when full or unavailable).
- * The answer never waits for a handler. An answer given before the body was read to its end lets
- * the rest of it arrive (thrown away, within bounds) before closing, so a sender still uploading
- * reads the answer instead of a reset connection.
+ * The answer never waits for a handler. Over `node:http`, an answer given before the body was read
+ * to its end lets the rest of it arrive (thrown away, within bounds) before closing, so a sender
+ * still uploading reads the answer instead of a reset connection; a fetch runtime does that itself.
+ * Every adapter runs the same steps: only reading the body and writing the answer differ.
  */
 export function createPipeline(state: PipelineState) {
   const { provider, limit, bodyTimeoutMs, logger } = state;
@@ -56,52 +108,44 @@ export function createPipeline(state: PipelineState) {
   const discardBytes = 2 * limit;
   const keepRawBody = provider.keepRawBody !== false;
 
-  function fail(req: IncomingRequest, res: ServerResponse, error: WebhookError, deadline: number): void {
+  /** Counts and logs a refused request, and the answer it gets. */
+  function failure(incoming: Incoming, error: WebhookError): Answer {
     state.rejected(error.type);
     const headers: Record<string, string> = { ...JSON_HEADERS };
     if (error.status === 503) headers['retry-after'] = String(state.retryAfterSeconds);
     if (error.status === 405) headers.allow = 'POST';
-    if (error.status === 413) headers.connection = 'close';
     const body = error.type === 'unauthorized' ? UNAUTHORIZED : JSON.stringify(error.toJSON());
     if (error.type === 'route.not.found') {
       // No route parameters were matched, so nothing in the path can be redacted: log no URL at all.
       logger.warn({ provider: provider.name, status: error.status, code: error.type }, `scrapehook: rejected a request: ${error.type}`);
     } else if (error.status >= 500 && error.type !== 'queue.full' && error.type !== 'queue.unavailable' && error.type !== 'receiver.closing') {
-      logger.error({ err: error.cause ?? error, provider: provider.name, url: redactUrl(req.url ?? '', req.params) }, `scrapehook: ${error.message}`);
+      logger.error({ err: error.cause ?? error, provider: provider.name, url: redactUrl(incoming.url, incoming.params) }, `scrapehook: ${error.message}`);
     } else {
       logger.warn(
-        { provider: provider.name, status: error.status, code: error.type, url: redactUrl(req.url ?? '', req.params) },
+        { provider: provider.name, status: error.status, code: error.type, url: redactUrl(incoming.url, incoming.params) },
         `scrapehook: rejected a delivery: ${error.type}`,
       );
     }
-    if (res.headersSent) return;
-    if (error.type === 'body.timeout') {
-      // Time is up: no more waiting for the rest. Node closes the connection once this is written.
-      headers.connection = 'close';
-      res.writeHead(error.status, headers).end(body);
-    } else if (req.complete) {
-      res.writeHead(error.status, headers).end(body);
-    } else {
-      answerThenDiscard(req, res, error.status, headers, body, { maxBytes: discardBytes, deadline });
-    }
+    return { status: error.status, headers, body };
   }
 
-  async function handle(req: IncomingRequest, res: ServerResponse, route: RouteMatcher | undefined): Promise<void> {
+  /** The steps every adapter shares, in order: the answer, or a throw of the WebhookError to answer. */
+  async function handle(incoming: Incoming, route: RouteMatcher | undefined): Promise<Answer> {
     state.count('received');
     if (route !== undefined) {
-      const url = req.url ?? '/';
+      const url = incoming.url;
       const mark = url.indexOf('?');
       const params = route(mark === -1 ? url : url.slice(0, mark));
       if (params === undefined) throw new WebhookError('route.not.found', 'No webhook is received at this path');
-      req.params = params;
+      incoming.params = params;
     }
-    if (req.method !== 'POST') throw new WebhookError('method.not.allowed', 'Only POST is accepted');
+    if (incoming.method !== 'POST') throw new WebhookError('method.not.allowed', 'Only POST is accepted');
     if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
     if (state.isFull()) throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
-    const bodyType = bodyTypeOf(req.headers['content-type'], provider.bodyTypes);
-    const rawBody = await rawBodyOf(req);
+    const bodyType = bodyTypeOf(incoming.header('content-type'), provider.bodyTypes);
+    const rawBody = await incoming.readBody();
 
-    const view = new RequestContext(req);
+    const view = new RequestContext(incoming);
     view.rawBody = rawBody;
     let genuine = false;
     try {
@@ -127,7 +171,7 @@ export function createPipeline(state: PipelineState) {
     if (result === undefined) result = await schema.safeParseAsync(body);
     if (!result.success) {
       const error = payloadInvalid(type, result.error);
-      state.invalid({ provider: provider.name, type, error, body, rawBody, headers: headersOf(req) });
+      state.invalid({ provider: provider.name, type, error, body, rawBody, headers: incoming.headers() });
       throw error;
     }
     const payload: unknown = result.data;
@@ -135,16 +179,15 @@ export function createPipeline(state: PipelineState) {
     const delivery: Delivery = { id, type, provider: provider.name, payload, receivedAt: new Date() };
     // close() may have started while the body was read: accept nothing after the drain began.
     if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
-    const pending = state.enqueue(delivery, keepRawBody ? { bytes: rawBody, type: bodyType } : undefined);
+    const pending = state.enqueue(delivery, keepRawBody ? { bytes: rawBody, type: bodyType } : undefined, incoming.waitUntil);
     const outcome = typeof pending === 'string' ? pending : await pending;
     if (outcome === 'full') throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
     if (outcome === 'duplicate') {
       state.count('duplicates');
-      res.writeHead(200, JSON_HEADERS).end(`{"id":${JSON.stringify(id)},"duplicate":true}`);
-      return;
+      return { status: 200, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)},"duplicate":true}` };
     }
     state.count('accepted');
-    res.writeHead(202, JSON_HEADERS).end(`{"id":${JSON.stringify(id)}}`);
+    return { status: 202, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)}}` };
   }
 
   async function rawBodyOf(req: IncomingRequest): Promise<Buffer> {
@@ -159,13 +202,154 @@ export function createPipeline(state: PipelineState) {
     return readBody(req, limit, bodyTimeoutMs);
   }
 
-  /** Handles one request; never rejects. With `route`, a request for another path is answered 404. */
-  return function pipeline(req: IncomingRequest, res: ServerResponse, route?: RouteMatcher): Promise<void> {
-    const deadline = performance.now() + bodyTimeoutMs;
-    return handle(req, res, route).catch((error: unknown) => {
-      fail(req, res, error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }), deadline);
-    });
+  function nodeIncoming(req: IncomingRequest): Incoming {
+    return {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      get params() {
+        return req.params;
+      },
+      set params(params) {
+        req.params = params;
+      },
+      header(name) {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      headers: () => headersOf(req),
+      readBody: () => rawBodyOf(req),
+    };
+  }
+
+  function fetchIncoming(request: Request, params: Record<string, string> | undefined, waitUntil: WaitUntil | undefined): Incoming {
+    const url = pathAndQuery(request.url);
+    return {
+      method: request.method,
+      url,
+      params,
+      header: (name) => request.headers.get(name) ?? undefined,
+      headers: () => Object.fromEntries(request.headers),
+      async readBody() {
+        if (request.bodyUsed) throw new WebhookError('body.already.parsed', FETCH_BODY_USED);
+        if (request.body === null) return EMPTY;
+        const stream = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
+        try {
+          return await readStream(stream, request.headers.get('content-encoding') ?? undefined, request.headers.get('content-length') ?? undefined, limit, bodyTimeoutMs);
+        } catch (error) {
+          // Stop reading: the rest of the body is the platform's to drop.
+          stream.destroy();
+          throw error;
+        }
+      },
+      waitUntil,
+    };
+  }
+
+  function bufferedIncoming(request: BufferedRequest): Incoming {
+    const { headers, body } = request;
+    return {
+      method: request.method,
+      url: request.url,
+      params: request.params,
+      header(name) {
+        const value = headers[name];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      headers: () => headersOf({ headers }),
+      async readBody() {
+        if (body === undefined) return EMPTY;
+        const encoding = headers['content-encoding'];
+        if (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity') return checkLimit(body, limit);
+        // Inflated here, with the limit enforced on the inflated bytes while inflating.
+        return readStream(Readable.from([body]), encoding, undefined, limit, bodyTimeoutMs);
+      },
+    };
+  }
+
+  const internal = (error: unknown) => (error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
+
+  return {
+    /** The largest body accepted, after inflation, in bytes. */
+    limit,
+    /** Handles one `node:http` request; never rejects. With `route`, a request for another path is answered 404. */
+    node(req: IncomingRequest, res: ServerResponse, route?: RouteMatcher): Promise<void> {
+      const deadline = performance.now() + bodyTimeoutMs;
+      const incoming = nodeIncoming(req);
+      return handle(incoming, route).then(
+        (answer) => void res.writeHead(answer.status, answer.headers).end(answer.body),
+        (error: unknown) => {
+          const webhookError = internal(error);
+          const answer = failure(incoming, webhookError);
+          if (res.headersSent) return;
+          if (webhookError.status === 413) answer.headers.connection = 'close';
+          if (webhookError.type === 'body.timeout') {
+            // Time is up: no more waiting for the rest. Node closes the connection once this is written.
+            answer.headers.connection = 'close';
+            res.writeHead(answer.status, answer.headers).end(answer.body);
+          } else if (req.complete) {
+            res.writeHead(answer.status, answer.headers).end(answer.body);
+          } else {
+            answerThenDiscard(req, res, answer.status, answer.headers, answer.body, { maxBytes: discardBytes, deadline });
+          }
+        },
+      );
+    },
+    /** Answers a request whose body a framework read (Fastify); never rejects. */
+    buffered(request: BufferedRequest): Promise<Answer> {
+      const incoming = bufferedIncoming(request);
+      return handle(incoming, undefined).catch((error: unknown) => failure(incoming, internal(error)));
+    },
+    /** The answer to a request the framework refused while reading its body (too large, aborted...). */
+    refused(request: BufferedRequest, error: WebhookError): Answer {
+      state.count('received');
+      return failure(bufferedIncoming(request), error);
+    },
+    /**
+     * Handles one fetch `Request`; never rejects. Route parameters come from `route` when given (a
+     * request for another path is answered 404), else from `context.params`.
+     */
+    async fetch(request: Request, context: FetchContext | undefined, route?: RouteMatcher): Promise<Response> {
+      let incoming: Incoming | undefined;
+      try {
+        const params = route === undefined ? await context?.params : undefined;
+        incoming = fetchIncoming(request, params, context?.waitUntil);
+        const answer = await handle(incoming, route);
+        return new Response(answer.body, { status: answer.status, headers: answer.headers });
+      } catch (error) {
+        incoming ??= fetchIncoming(request, undefined, undefined);
+        const answer = failure(incoming, internal(error));
+        return new Response(answer.body, { status: answer.status, headers: answer.headers });
+      }
+    },
   };
+}
+
+/** The path and query of an absolute URL (`Request.url`), as `node:http` gives `req.url`. */
+function pathAndQuery(url: string): string {
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return url;
+  const slash = url.indexOf('/', scheme + 3);
+  if (slash === -1) return '/';
+  const hash = url.indexOf('#', slash);
+  return hash === -1 ? url.slice(slash) : url.slice(slash, hash);
+}
+
+/** The sentence a fetch handler answers when the `Request` body was read before it. */
+const FETCH_BODY_USED =
+  'The request body was already read (request.bodyUsed) before scrapehook could read the raw bytes it needs ' +
+  'to verify signatures: pass the Request to hooks.fetchHandler() unread (in Hono, c.req.raw before any c.req.json()), ' +
+  'or pass request.clone() if something else must read it too.';
+
+/** What {@link createPipeline} returns: one entry per way a request arrives. */
+export type Pipeline = ReturnType<typeof createPipeline>;
+
+/** Where a receiver keeps its pipeline, for adapters shipped apart (`scrapehook/fastify`); not public API. */
+export const PIPELINE: unique symbol = Symbol.for('scrapehook.pipeline');
+
+/** The pipeline of a receiver made by `createReceiver()`, or `undefined` for anything else. */
+export function pipelineOf(receiver: unknown): Pipeline | undefined {
+  if (typeof receiver !== 'object' || receiver === null) return undefined;
+  return (receiver as { [PIPELINE]?: Pipeline })[PIPELINE];
 }
 
 /** The schema a payload of `type` is validated with: the event's own, or the provider's envelope. */
@@ -196,23 +380,23 @@ const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
  * bound, so they can be passed around detached (`const { header } = ctx`).
  */
 class RequestContext implements VerifyContext {
-  readonly #req: IncomingRequest;
+  readonly #req: Incoming;
   #query: URLSearchParams | undefined;
   /** The first route parameter read that the request has no value for. */
   #missingParam: string | undefined;
   #params: Readonly<Record<string, string>> | undefined;
   rawBody: Buffer = EMPTY;
 
-  constructor(req: IncomingRequest) {
+  constructor(req: Incoming) {
     this.#req = req;
   }
 
   get method(): string {
-    return this.#req.method ?? 'GET';
+    return this.#req.method;
   }
 
   get url(): string {
-    return this.#req.url ?? '/';
+    return this.#req.url;
   }
 
   get params(): Readonly<Record<string, string>> {
@@ -232,10 +416,7 @@ class RequestContext implements VerifyContext {
     return this.#missingParam;
   }
 
-  readonly header = (name: string): string | undefined => {
-    const value = this.#req.headers[name];
-    return Array.isArray(value) ? value.join(', ') : value;
-  };
+  readonly header = (name: string): string | undefined => this.#req.header(name);
 
   readonly query = (name: string): string | undefined => {
     if (this.#query === undefined) {
@@ -249,7 +430,7 @@ class RequestContext implements VerifyContext {
 
 const EMPTY = Buffer.alloc(0);
 
-function headersOf(req: IncomingMessage): Record<string, string> {
+function headersOf(req: Pick<IncomingMessage, 'headers'>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;

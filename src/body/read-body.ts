@@ -9,14 +9,21 @@ import { WebhookError } from '../errors.ts';
  * `limit` applies to the inflated bytes, so a small compressed bomb still answers 413. A body not
  * fully arrived `timeoutMs` after the read began answers 408; what was read is dropped at once.
  */
-export async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
-  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
-  const declared = req.headers['content-length'];
+export function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+  return readStream(req, req.headers['content-encoding'], req.headers['content-length'], limit, timeoutMs);
+}
+
+/**
+ * {@link readBody} for any readable stream of the body as sent (a `node:http` request, or a fetch
+ * `Request`'s body through `Readable.fromWeb`), given its `Content-Encoding` and `Content-Length`.
+ */
+export async function readStream(source: Readable, contentEncoding: string | undefined, declared: string | undefined, limit: number, timeoutMs: number): Promise<Buffer> {
+  const encoding = (contentEncoding ?? 'identity').trim().toLowerCase();
   if (declared !== undefined && Number(declared) > limit) {
     // Fail before reading: raw-body would too, but this also covers compressed bodies.
     throw tooLarge(limit);
   }
-  let stream: Readable = req;
+  let stream: Readable = source;
   let inflate: Readable | undefined;
   switch (encoding) {
     case 'identity':
@@ -36,8 +43,8 @@ export async function readBody(req: IncomingMessage, limit: number, timeoutMs: n
       throw new WebhookError('encoding.unsupported', 'Content-Encoding must be gzip, deflate, br or identity');
   }
   if (inflate) {
-    req.on('error', (error) => inflate.destroy(error));
-    stream = req.pipe(inflate as NodeJS.WritableStream & Readable);
+    source.on('error', (error) => inflate.destroy(error));
+    stream = source.pipe(inflate as NodeJS.WritableStream & Readable);
   }
   // raw-body takes no signal: an error emitted on the stream it reads makes it drop what it holds,
   // stop listening and pause the request.
@@ -47,7 +54,7 @@ export async function readBody(req: IncomingMessage, limit: number, timeoutMs: n
     return await getRawBody(stream, { limit, length: inflate ? undefined : declared });
   } catch (error) {
     inflate?.destroy();
-    if (inflate) req.unpipe();
+    if (inflate) source.unpipe();
     throw bodyError(error, limit);
   } finally {
     clearTimeout(timer);

@@ -66,10 +66,13 @@ describe('the npm package', () => {
     const script = `
       const main = require('scrapehook');
       const testing = require('scrapehook/testing');
-      console.log(JSON.stringify([typeof main.createReceiver, typeof main.firecrawl, typeof testing.firecrawlDelivery]));
+      const loadedBefore = Object.keys(require.cache).some((file) => file.includes('fastify-plugin'));
+      const fastify = require('scrapehook/fastify');
+      console.log(JSON.stringify([typeof main.createReceiver, typeof main.firecrawl, typeof testing.firecrawlDelivery, typeof fastify.scrapehookFastify, loadedBefore]));
     `;
     const { stdout } = await run(process.execPath, ['-e', script], { cwd: stage });
-    expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function']);
+    // scrapehook/fastify is a subpath: the main entry loads nothing of Fastify's.
+    expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function', 'function', false]);
     const pkg = JSON.parse(readFileSync(path.join(stage, 'package.json'), 'utf8')) as { type: string; engines: { node: string } };
     expect(pkg.type).toBe('module');
   });
