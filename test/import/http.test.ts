@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ImportError } from '../../src/import/errors.ts';
 import { httpOpen, httpText, parseRetryAfter, retryDownload, openOnce, type HttpCall } from '../../src/import/http.ts';
 import { webScraperApiMock, type WebScraperApiMock } from '../../src/testing/index.ts';
-import type { Logger } from '../../src/types.ts';
+import { recorder } from '../helpers/recorder.ts';
 
 const token = 'wsc-secret-token-123';
 let api: WebScraperApiMock | undefined;
@@ -11,11 +11,6 @@ afterEach(async () => {
   api = undefined;
 });
 
-function recorder(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const log = (...args: unknown[]): void => void lines.push(JSON.stringify(args));
-  return { logger: { debug: log, info: log, warn: log, error: log }, lines };
-}
 
 const call = (path: string, extra: Partial<HttpCall> = {}): HttpCall => ({
   provider: 'webscraper',

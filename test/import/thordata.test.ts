@@ -3,7 +3,7 @@ import { ImportError } from '../../src/import/errors.ts';
 import { thordataResults, type ThordataResultsOptions } from '../../src/import/thordata.ts';
 import type { Batch } from '../../src/import/types.ts';
 import { thordataApiMock, type MockFault, type ThordataApiMock, type ThordataApiMockOptions, type ThordataCodeFault } from '../../src/testing/index.ts';
-import type { Logger } from '../../src/types.ts';
+import { recorder } from '../helpers/recorder.ts';
 
 const token = 'thor-Secret-token';
 const key = 'thor-Secret-key';
@@ -17,11 +17,6 @@ afterEach(async () => {
   api = undefined;
 });
 
-function recorder(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const log = (...args: unknown[]): void => void lines.push(JSON.stringify(args));
-  return { logger: { debug: log, info: log, warn: log, error: log }, lines };
-}
 async function start(extra: Partial<ThordataApiMockOptions> = {}, faults: MockFault<ThordataCodeFault>[] = []) {
   api = await thordataApiMock({ token, key, apiKey, tasks: [{ id: taskId, rows }, { id: 'empty' }, { id: 'running', status: 'Running' }], faults, ...extra });
   return api;

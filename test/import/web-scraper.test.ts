@@ -3,7 +3,7 @@ import { ImportError } from '../../src/import/errors.ts';
 import type { Batch } from '../../src/import/types.ts';
 import { webScraperData, type WebScraperDataOptions } from '../../src/import/web-scraper.ts';
 import { webScraperApiMock, type MockFault, type WebScraperApiMock } from '../../src/testing/index.ts';
-import type { Logger } from '../../src/types.ts';
+import { recorder } from '../helpers/recorder.ts';
 
 const apiToken = 'wsc-Secret+Token/123';
 const fast = { minDelayMs: 1, maxDelayMs: 5, stallTimeoutMs: 300 };
@@ -13,11 +13,6 @@ afterEach(async () => {
   api = undefined;
 });
 
-function recorder(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const log = (...args: unknown[]): void => void lines.push(JSON.stringify(args));
-  return { logger: { debug: log, info: log, warn: log, error: log }, lines };
-}
 
 const rows = Array.from({ length: 25 }, (_, i) => ({ title: `Item ${i}`, note: i === 3 ? 'two\nlines, "quoted"' : `n${i}`, price: i % 5 === 0 ? null : i }));
 
