@@ -212,11 +212,8 @@ export function createPipeline(state: PipelineState) {
       set params(params) {
         req.params = params;
       },
-      header(name) {
-        const value = req.headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-      headers: () => headersOf(req),
+      header: (name) => headerOf(req.headers, name),
+      headers: () => headersOf(req.headers),
       readBody: () => rawBodyOf(req),
     };
   }
@@ -251,11 +248,8 @@ export function createPipeline(state: PipelineState) {
       method: request.method,
       url: request.url,
       params: request.params,
-      header(name) {
-        const value = headers[name];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-      headers: () => headersOf({ headers }),
+      header: (name) => headerOf(headers, name),
+      headers: () => headersOf(headers),
       async readBody() {
         if (body === undefined) return EMPTY;
         const encoding = headers['content-encoding'];
@@ -430,10 +424,17 @@ class RequestContext implements VerifyContext {
 
 const EMPTY = Buffer.alloc(0);
 
-function headersOf(req: Pick<IncomingMessage, 'headers'>): Record<string, string> {
+/** A `node:http` header by lower-case name; several values are joined with `, `. */
+function headerOf(headers: IncomingMessage['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function headersOf(headers: IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  for (const name of Object.keys(headers)) {
+    const value = headerOf(headers, name);
+    if (value !== undefined) out[name] = value;
   }
   return out;
 }
