@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { alreadyConsumed, answerThenDiscard, checkLimit, readBody, readStream } from '../body/read-body.ts';
+import { alreadyConsumed, answerThenDiscard, checkLimit, readBody, readDeclared, readStream, tooLarge } from '../body/read-body.ts';
 import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
 import { WebhookError, type PayloadIssue } from '../errors.ts';
 import type { EnqueueResult } from '../dispatch/queue.ts';
@@ -228,10 +228,20 @@ export function createPipeline(state: PipelineState) {
       headers: () => Object.fromEntries(request.headers),
       async readBody() {
         if (request.bodyUsed) throw new WebhookError('body.already.parsed', FETCH_BODY_USED);
+        const encoding = request.headers.get('content-encoding') ?? undefined;
+        const declared = request.headers.get('content-length') ?? undefined;
+        if (declared !== undefined && (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity')) {
+          // The common case, without a stream (see readDeclared). A declared length over the limit
+          // is refused before reading; one that is not a number takes the streaming path below.
+          const length = Number(declared);
+          if (length > limit) throw tooLarge(limit);
+          if (length === 0) return EMPTY;
+          if (Number.isInteger(length) && length > 0) return readDeclared(request, limit, bodyTimeoutMs);
+        }
         if (request.body === null) return EMPTY;
         const stream = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
         try {
-          return await readStream(stream, request.headers.get('content-encoding') ?? undefined, request.headers.get('content-length') ?? undefined, limit, bodyTimeoutMs);
+          return await readStream(stream, encoding, declared, limit, bodyTimeoutMs);
         } catch (error) {
           // Stop reading: the rest of the body is the platform's to drop.
           stream.destroy();

@@ -119,13 +119,47 @@ export function answerThenDiscard(req: IncomingMessage, res: ServerResponse, sta
   req.resume();
 }
 
+/**
+ * Reads a fetch `Request`'s body whose length is declared and within the limit and which is not
+ * compressed, in one call (`request.arrayBuffer()`). Runtimes read such a body natively, and
+ * @hono/node-server straight from the socket, where streaming it builds a full undici `Request`, an
+ * `AbortSignal`, a web stream and its adapter to a Node stream: measured under Hono at 2 KB, that
+ * was 4 to 5 times the CPU of the whole request. The HTTP layer delivers no more than the declared
+ * length, so the limit holds while reading; it is checked again on what arrived.
+ */
+export function readDeclared(request: Request, limit: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(bodyTimeout(timeoutMs)), timeoutMs);
+    request.arrayBuffer().then(
+      (bytes) => {
+        clearTimeout(timer);
+        try {
+          resolve(checkLimit(Buffer.from(bytes), limit));
+        } catch (error) {
+          reject(error);
+        }
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        // A body already used is a TypeError by the Fetch standard; anything else is the sender
+        // going away mid-body (the runtimes word it differently).
+        reject(
+          error instanceof TypeError
+            ? alreadyConsumed(error)
+            : new WebhookError('request.aborted', 'The request was aborted before its body was read', { cause: error }),
+        );
+      },
+    );
+  });
+}
+
 /** Applies the size limit to a body another middleware already read. */
 export function checkLimit(body: Buffer, limit: number): Buffer {
   if (body.length > limit) throw tooLarge(limit);
   return body;
 }
 
-function tooLarge(limit: number): WebhookError {
+export function tooLarge(limit: number): WebhookError {
   return new WebhookError('entity.too.large', `Body exceeds the limit of ${limit} bytes`);
 }
 

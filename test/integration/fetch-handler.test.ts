@@ -120,3 +120,52 @@ describe('fetchHandler(): waitUntil', () => {
     expect(() => hooks.fetchHandler({ waitUntil: 'later' as unknown as () => void })).toThrow(/Expected `waitUntil` to be a function/);
   });
 });
+
+describe('fetchHandler(): reading a body of a declared length', () => {
+  /** A request whose body is `sent`, then nothing more until `cut` errors it (or never, without it). */
+  function declaredRequest(declared: number, sent: Uint8Array, cut?: Promise<Error>): Request {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(sent);
+        void cut?.then((error) => controller.error(error));
+      },
+    });
+    const headers = { 'content-type': 'application/json', 'content-length': String(declared) };
+    return new Request('https://example.com/hooks', { method: 'POST', headers, body, duplex: 'half' } as RequestInit);
+  }
+
+  it('refuses a declared length over the limit with 413 before reading a byte', async () => {
+    const hooks = track(createReceiver({ provider: testProvider(), limit: 100 }));
+    // The body never ends: reading it would hang the test.
+    const res = await hooks.fetchHandler()(declaredRequest(101, new Uint8Array(10)));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { code: 'entity.too.large' } });
+  });
+
+  it('answers 408 body.timeout when the declared body stops arriving', async () => {
+    const hooks = track(createReceiver({ provider: testProvider(), bodyTimeoutMs: 50 }));
+    const res = await hooks.fetchHandler()(declaredRequest(2048, new Uint8Array(10)));
+    expect(res.status).toBe(408);
+    expect(await res.json()).toMatchObject({ error: { code: 'body.timeout' } });
+  });
+
+  it('answers 400 request.aborted when the sender goes away mid-body', async () => {
+    const hooks = track(createReceiver({ provider: testProvider() }));
+    const res = await hooks.fetchHandler()(declaredRequest(2048, new Uint8Array(10), Promise.resolve(new Error('socket hang up'))));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'request.aborted' } });
+  });
+
+  it('accepts a signed body of its declared length', async () => {
+    const hooks = track(createReceiver({ provider: testProvider() }));
+    const handled = deferred<unknown>();
+    hooks.onAny((event) => handled.resolve(event.payload));
+    const { body, headers } = signed(pageEvent({ webhookId: 'decl-1' }));
+    const bytes = new TextEncoder().encode(body);
+    const res = await hooks.fetchHandler()(
+      new Request('https://example.com/hooks', { method: 'POST', headers: { ...headers, 'content-length': String(bytes.length) }, body: bytes }),
+    );
+    expect(res.status).toBe(202);
+    expect(await handled.promise).toMatchObject({ webhookId: 'decl-1' });
+  });
+});
