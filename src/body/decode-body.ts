@@ -93,22 +93,43 @@ export function decodeForm(raw: Buffer): Record<string, string> {
   return fields;
 }
 
-// Above this size, V8's own UTF-8 decoder (Node 20) is slower on text with scattered non-ASCII
-// characters than ICU's transcoder followed by a UTF-16 copy (measured: 627 µs against 362 µs for
-// 290 KB of scraped markdown). Below it the difference is lost in the noise.
-const LARGE = 32 * 1024;
-let fastTranscode = typeof transcode === 'function';
+/**
+ * How UTF-8 bodies are decoded, chosen once by the running Node. Up to Node 22, V8's UTF-8 decoder
+ * (`Buffer#toString`) is slow on text with scattered non-ASCII characters, and ICU's transcoder
+ * followed by a UTF-16 copy is faster; Node 24 moved `toString` onto simdutf, and the transcoder
+ * became the slower path. Measured on scraped markdown (bench/payloads.mjs), per body:
+ *
+ * | Node | 2 KB toString | 2 KB transcode | 256 KB toString | 256 KB transcode |
+ * |------|---------------|----------------|-----------------|------------------|
+ * | 20   | 3.1 µs        | 1.8 µs         | 782 µs          | 454 µs           |
+ * | 22   | 4.0 µs        | 1.6 µs         | 787 µs          | 545 µs           |
+ * | 24   | 1.3 µs        | 3.6 µs         | 499 µs          | 564 µs           |
+ * | 26   | 1.0 µs        | 1.8 µs         | 58 µs           | 90 µs            |
+ *
+ * Both paths decode to the same string: the transcoder only sees valid UTF-8 (invalid bytes take
+ * `toString`, which replaces them with U+FFFD).
+ */
+export const UTF8_DECODER: 'transcode' | 'toString' = typeof transcode === 'function' && Number.parseInt(process.versions.node, 10) < 24 ? 'transcode' : 'toString';
 
-/** Decodes UTF-8 bytes, dropping a byte-order mark, on the fastest path for the content. */
+// Below this size the transcoder's set-up and the validity scan are not repaid.
+const SMALL = 1024;
+let transcodes = UTF8_DECODER === 'transcode';
+
+/** Decodes UTF-8 bytes, dropping a byte-order mark, on the faster path for this Node. */
 export function utf8(raw: Buffer): string {
+  return decodeUtf8(raw, transcodes);
+}
+
+/** `utf8()` on a given path: both must decode alike (tested), whichever this Node prefers. */
+export function decodeUtf8(raw: Buffer, viaTranscode: boolean): string {
   let start = 0;
   if (raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) start = 3;
-  if (fastTranscode && raw.length - start > LARGE && !isAscii(raw) && isUtf8(raw)) {
+  if (viaTranscode && raw.length - start > SMALL && !isAscii(raw) && isUtf8(raw)) {
     try {
       return transcode(start === 0 ? raw : raw.subarray(start), 'utf8', 'utf16le').toString('utf16le');
     } catch {
       // A Node built without ICU has no transcoder: use V8's decoder from now on.
-      fastTranscode = false;
+      transcodes = false;
     }
   }
   return raw.toString('utf8', start);
