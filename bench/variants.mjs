@@ -41,6 +41,55 @@ export const variants = {
     return app;
   },
 
+  // ---- The floors: the work any receiver of a signed 2 KB event must do, written by hand ----
+  // FLOOR A: read the body, check its HMAC in constant time, decode it as UTF-8, JSON.parse, 202.
+  'floor-a': async () => {
+    const verify = await handVerifier();
+    return (req, res) => readAll(req, (raw) => {
+      if (!verify(raw, req.headers[SIGNATURE_HEADER_NAME])) return void res.writeHead(401, JSON_HEADERS).end('{"error":{"code":"unauthorized"}}');
+      let body;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return void res.writeHead(400, JSON_HEADERS).end('{"error":{"code":"entity.parse.failed"}}');
+      }
+      res.writeHead(202, JSON_HEADERS).end(`{"id":${JSON.stringify(body.webhookId)}}`);
+    });
+  },
+
+  // FLOOR C: FLOOR A + the provider's zod schema + a bounded dedupe (a Map capped like the memory
+  // store's) + a p-queue task calling one no-op handler after the answer, as the receiver does.
+  'floor-c': async () => {
+    const verify = await handVerifier();
+    const { crawlPageSchema } = await import('./provider.mjs');
+    const { default: PQueue } = await import('p-queue');
+    const queue = new PQueue({ concurrency: 4 });
+    const seen = new Map();
+    const MAX_IDS = 100_000;
+    let events = 0;
+    const handler = async () => {
+      events++;
+    };
+    const listener = (req, res) => readAll(req, (raw) => {
+      if (!verify(raw, req.headers[SIGNATURE_HEADER_NAME])) return void res.writeHead(401, JSON_HEADERS).end('{"error":{"code":"unauthorized"}}');
+      let body;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return void res.writeHead(400, JSON_HEADERS).end('{"error":{"code":"entity.parse.failed"}}');
+      }
+      const result = crawlPageSchema.safeParse(body);
+      if (!result.success) return void res.writeHead(400, JSON_HEADERS).end('{"error":{"code":"payload.invalid"}}');
+      const id = result.data.webhookId;
+      if (seen.has(id)) return void res.writeHead(200, JSON_HEADERS).end(`{"id":${JSON.stringify(id)},"duplicate":true}`);
+      seen.set(id, Date.now());
+      if (seen.size > MAX_IDS) seen.delete(seen.keys().next().value);
+      void queue.add(() => handler(result.data));
+      res.writeHead(202, JSON_HEADERS).end(`{"id":${JSON.stringify(id)}}`);
+    });
+    return { listener, stats: () => ({ events }) };
+  },
+
   'scrapehook-node': async () => {
     const { createBenchReceiver } = await import('./provider.mjs');
     const { hooks, stats } = createBenchReceiver();
@@ -198,6 +247,19 @@ async function parseAndValidate(raw) {
   return schema.safeParse(body);
 }
 
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+/** Reads a request's body into one Buffer, then calls `done` with it. */
+function readAll(req, done) {
+  const chunks = [];
+  let size = 0;
+  req.on('data', (chunk) => {
+    chunks.push(chunk);
+    size += chunk.length;
+  });
+  req.on('end', () => done(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+}
+
 /** A Fastify app's request listener (the harness makes its own server), after `setup`. */
 async function fastifyListener(setup) {
   const { default: Fastify } = await import('fastify');
@@ -217,6 +279,8 @@ async function fastifyListener(setup) {
 /** Per-variant facts for the orchestrator. */
 export const meta = {
   'node-bare': { baseline: true },
+  'floor-a': { baseline: true },
+  'floor-c': { baseline: true, dedupes: true },
   'express-drain': { baseline: true },
   'express-json': { baseline: true },
   'scrapehook-node': { needsBuild: true, dedupes: true },
