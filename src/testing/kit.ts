@@ -13,6 +13,8 @@ export interface SenderSchedule {
   readonly retryDelaysMs: readonly number[];
   /** Where the figures come from, and which of them are not confirmed. */
   readonly source: string;
+  /** The same in a few words, for `scrapehook send --help`. */
+  readonly note: string;
 }
 
 /** What a kit builds a delivery from: every field optional, checked against {@link ProviderKit.credentials}. */

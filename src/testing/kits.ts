@@ -15,10 +15,10 @@ export function kitFor(name: string): ProviderKit | undefined {
 }
 
 /** A documented sender schedule by its `--like` name, with the kit it belongs to. */
-export function senderFor(name: string): { kit: ProviderKit; schedule: SenderSchedule } | undefined {
+export function senderFor(name: string): { name: string; kit: ProviderKit; schedule: SenderSchedule } | undefined {
   for (const kit of providerKits) {
     const schedule = kit.senders[name];
-    if (schedule !== undefined && Object.hasOwn(kit.senders, name)) return { kit, schedule };
+    if (schedule !== undefined && Object.hasOwn(kit.senders, name)) return { name, kit, schedule };
   }
   return undefined;
 }

@@ -29,8 +29,8 @@ describe('the root entry', () => {
     expect([...root].filter((file) => /(^|[/\\])testing([/\\.]|$)/.test(file))).toEqual([]);
   });
 
-  it('scrapehook/testing reaches each provider\'s builder through its own testing module', () => {
-    for (const entry of ['testing/index.ts']) {
+  it('scrapehook/testing and the CLI reach each provider\'s builder through its own testing module', () => {
+    for (const entry of ['testing/index.ts', 'cli.ts']) {
       const graph = runtimeGraph(entry);
       for (const provider of ['firecrawl', 'apify', 'thordata', 'web-scraper', 'standard-webhooks']) {
         expect(graph, entry).toContain(path.join('providers', provider, 'testing.ts'));

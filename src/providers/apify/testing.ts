@@ -122,6 +122,7 @@ export const apifyKit: ProviderKit = {
       timeoutMs: 2 * 60_000,
       // 1, 2, 4, ... 1024 minutes: 11 retries, the last about 34 h after the first attempt.
       retryDelaysMs: Array.from({ length: 11 }, (_, i) => 2 ** i * 60_000),
+      note: 'unconfirmed: Apify says exponential up to ~32 h; doubling is our reading',
       source:
         'Apify docs (webhooks/actions): a 2xx within 2 minutes (30 s before July 2026), else retries with exponential backoff ' +
         'from about 1 minute up to an 11th retry about 32 h later. The exact delays are not published: doubling from 1 minute is our reading, ' +

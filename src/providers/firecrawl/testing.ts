@@ -163,6 +163,7 @@ export const firecrawlKit: ProviderKit = {
       label: 'Firecrawl',
       timeoutMs: 10_000,
       retryDelaysMs: [60_000, 5 * 60_000, 15 * 60_000],
+      note: 'docs only: the retrying consumer is not open source',
       source:
         'Firecrawl docs (webhooks/overview): a 2xx within 10 s (30 s for v0 jobs), else retries after 1, 5 and 15 minutes. ' +
         'The retries are docs-only (the queue consumer that retries is not open source; a self-hosted sender makes one attempt), ' +

@@ -102,6 +102,7 @@ export const standardWebhooksKit: ProviderKit = {
   senders: {
     standard: {
       label: 'Standard Webhooks',
+      note: "the spec's example schedule; its timeout is a 15-30 s suggestion",
       timeoutMs: 15_000,
       retryDelaysMs: [5_000, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 14 * HOUR, 20 * HOUR, 24 * HOUR],
       source:
@@ -110,6 +111,7 @@ export const standardWebhooksKit: ProviderKit = {
     },
     svix: {
       label: 'Svix',
+      note: "Svix's docs, without jitter",
       timeoutMs: 15_000,
       retryDelaysMs: [5_000, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR],
       source: "Svix's docs: a 15 s response window; retries after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, without the jitter Svix adds.",

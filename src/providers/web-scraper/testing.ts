@@ -79,6 +79,7 @@ export const webScraperKit: ProviderKit = {
       label: 'Web Scraper Cloud',
       timeoutMs: 10_000,
       retryDelaysMs: [5_000, 10_000],
+      note: 'webscraper.io docs',
       source:
         "webscraper.io docs (Web Scraper Cloud/API/Webhooks.md): no 2xx within 10 s, or a status >= 300, is retried after 5 s, then after 10 s (3 attempts). " +
         'An older version of the docs said one resend after 30 s.',
