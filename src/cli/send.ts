@@ -373,6 +373,16 @@ export async function send(argv: readonly string[], io: SendIo): Promise<number>
   }
   const { secrets } = plan;
   const out = (text: string) => io.stdout(hide(text, secrets));
+  try {
+    return await run(plan, out);
+  } catch (error) {
+    io.stderr(`scrapehook: ${hide(String((error as Error).message), secrets)}\n`);
+    return 1;
+  }
+}
+
+async function run(plan: SendPlan, out: (text: string) => void): Promise<number> {
+  const { secrets } = plan;
   const attempts = plan.retryDelaysMs.length + 1;
   const first = plan.kit.build(plan.input);
   const shownUrl = hide(new URL(first.path, plan.origin).toString(), secrets);

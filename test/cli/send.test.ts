@@ -245,6 +245,7 @@ describe('scrapehook send', () => {
     [['send', 'apify', '--token', 'tok-x', '--like', 'pigeon'], /unknown sender "pigeon" for --like \(expected firecrawl, apify, webscraper, standard, svix\)/],
     [['send', 'apify', '--token', 'tok-x', '--time-scale', '0'], /--time-scale takes a number greater than 0/],
     [['send', 'apify', '--token', 'tok-x', '--repeat', '0'], /--repeat takes a whole number from 1/],
+    [['send', 'apify', '--token', 'tok-x', '--timeout', '0'], /--timeout takes a number greater than 0/],
     [['send', 'apify', '--token', 'tok-x', '--concurrency', 'many'], /--concurrency takes a whole number/],
     [['send', 'apify', '--token', 'tok-x', '--url', 'ftp://example.com'], /--url takes an http:\/\/ or https:\/\/ URL/],
     [['send', 'apify', '--token', 'tok-x', '--token-in', 'body'], /--token-in takes param, query or header/],
