@@ -8,12 +8,15 @@ import { scrubMessage } from '../log.ts';
 import { findReceiverQueues, openAdminQueue, type AdminQueue, type ImportListing, type ReceiverDeadLetter } from '../queue/bullmq/admin.ts';
 import { defaultQueueName, type BullmqCounts } from '../queue/bullmq/jobs.ts';
 import { countStates, openDatabase, requeueDeadLetters, selectDeadLetters, selectImports, toDeadLetter } from '../store/sqlite/database.ts';
+import { send } from './send.ts';
 
 /** Where the CLI writes, and what it reads from the environment (injected by tests). */
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   env: Readonly<Record<string, string | undefined>>;
+  /** Reads all of stdin, for `send --data -`. @default process.stdin */
+  stdin?: () => Promise<Buffer>;
 }
 
 /** Exit codes. */
@@ -21,9 +24,12 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const HELP = `Usage: scrapehook <command> [options]
 
-Inspect and replay the deliveries a receiver could not handle, in its durable backend.
+Inspect and replay the deliveries a receiver could not handle, in its durable backend; send
+realistic deliveries to a receiver, as each provider's sender does.
 
 Commands:
+  send <provider> [<type>] Post a signed (or token-carrying) delivery to a receiver, optionally
+                           with a sender's timeout and retries (--like); see \`scrapehook send --help\`
   dead-letters             List the dead letters, oldest first
   replay <id>... | --all   Queue dead letters again: a running receiver runs each once more
                            (SQLite: picked up within its pollIntervalMs; else at its next start)
@@ -48,7 +54,8 @@ Options:
   -h, --help               Show this help
   -v, --version            Show the version
 
-Exit codes: 0 done; 1 failed (backend error, or an id that is not a dead letter); 2 usage error.
+Exit codes: 0 done; 1 failed (backend error, or an id that is not a dead letter; send: a delivery
+the sender would give up on); 2 usage error.
 
 Examples:
   scrapehook dead-letters --sqlite ./hooks.db
@@ -56,6 +63,7 @@ Examples:
   SCRAPEHOOK_REDIS_URL=redis://:secret@cache:6379 scrapehook replay --all
   scrapehook stats --redis redis://localhost:6379 --receiver apify --json
   scrapehook imports --sqlite ./hooks.db --receiver webscraper
+  scrapehook send webscraper --like webscraper --time-scale 0.1
 `;
 
 class UsageError extends Error {}
@@ -73,6 +81,7 @@ interface Command {
 
 /** Runs the CLI on `argv` (without `node` and the script); resolves with the exit code. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === 'send') return send(argv.slice(1), io);
   let command: Command | 'help' | 'version';
   try {
     command = parse(argv, io.env);
@@ -117,9 +126,10 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
   if (values.help) return 'help';
   if (values.version) return 'version';
   const [name, ...ids] = positionals;
-  if (name === undefined) throw new UsageError('missing command (dead-letters, replay, stats or imports)');
+  if (name === undefined) throw new UsageError('missing command (dead-letters, replay, stats, imports or send)');
+  if (name === 'send') throw new UsageError('put send first: scrapehook send <provider> [<type>] [options]');
   if (name !== 'dead-letters' && name !== 'replay' && name !== 'stats' && name !== 'imports') {
-    throw new UsageError(`unknown command ${JSON.stringify(name)} (expected dead-letters, replay, stats or imports)`);
+    throw new UsageError(`unknown command ${JSON.stringify(name)} (expected dead-letters, replay, stats, imports or send)`);
   }
   if (name === 'replay') {
     if (values.all && ids.length > 0) throw new UsageError('replay takes ids or --all, not both');

@@ -1,16 +1,19 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createReceiver, firecrawl, standardWebhooks, webScraper } from '../../src/index.ts';
+import { z } from 'zod';
+import { apify, createReceiver, firecrawl, standardWebhooks, thordata, webScraper, type AnyProvider } from '../../src/index.ts';
 import {
   apifyDelivery,
   firecrawlDelivery,
   firecrawlSamples,
   runEvent,
   sendDelivery,
+  standardWebhookDelivery,
   webScraperDelivery,
   webScraperSamples,
 } from '../../src/testing/index.ts';
+import { providerKits } from '../../src/testing/kits.ts';
 import { appWith, track } from './helpers.ts';
 
 describe('scrapehook/testing builders', () => {
@@ -88,5 +91,47 @@ describe('runEvent()', () => {
   it('throws a TypeError when there is no sample and no payload', () => {
     const hooks = track(createReceiver({ provider: standardWebhooks({ secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }) }));
     expect(() => runEvent(hooks, 'anything')).toThrow(TypeError);
+  });
+});
+
+describe('provider kits (what scrapehook send builds with)', () => {
+  it('every built-in provider has a kit whose default delivery its receiver accepts', async () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const receivers: Record<string, [AnyProvider, string]> = {
+      firecrawl: [firecrawl({ secret: 's' }), '/webhooks/firecrawl'],
+      apify: [apify({ token: 't' }), '/webhooks/apify/:token'],
+      thordata: [thordata({ token: 't' }), '/webhooks/thordata/:token'],
+      webscraper: [webScraper({ token: 't' }), '/webhooks/webscraper/:token'],
+      'standard-webhooks': [standardWebhooks({ secret, data: z.record(z.string(), z.unknown()) }), '/webhooks/standard'],
+    };
+    expect(providerKits.map((kit) => kit.name).sort()).toEqual(Object.keys(receivers).sort());
+    for (const kit of providerKits) {
+      const [provider, path] = receivers[kit.name]!;
+      const hooks = track(createReceiver({ provider }));
+      const credentials = kit.name === 'firecrawl' ? { secret: 's' } : kit.name === 'standard-webhooks' ? { secret } : { token: 't' };
+      const res = await sendDelivery(hooks.nodeHandler({ path }), kit.build(credentials));
+      expect(res.status, `${kit.name}: ${res.text}`).toBe(202);
+    }
+  });
+
+  it('webscraper: each built delivery is a new notification (a fresh job id), as each send must be', () => {
+    const kit = providerKits.find((k) => k.name === 'webscraper')!;
+    const jobId = () => new URLSearchParams(kit.build({ token: 't' }).body.toString()).get('scrapingjob_id');
+    expect(jobId()).not.toBe(jobId());
+  });
+
+  it('standard-webhooks: a later attempt keeps the id and body and is signed anew with its own timestamp', async () => {
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const kit = providerKits.find((k) => k.name === 'standard-webhooks')!;
+    const hooks = track(createReceiver({ provider: standardWebhooks({ secret, data: z.record(z.string(), z.unknown()) }) }));
+    // Built an hour ago: outside the 5-minute tolerance, as a retry resent unchanged would be.
+    const first = standardWebhookDelivery({ secret, type: 'order.paid', timestamp: Math.floor(Date.now() / 1000) - 3600 });
+    expect((await sendDelivery(hooks.nodeHandler(), first)).status).toBe(401);
+    const again = kit.reattempt!(first, { secret });
+    expect(again.headers['webhook-id']).toBe(first.headers['webhook-id']);
+    expect(again.body).toEqual(first.body);
+    const res = await sendDelivery(hooks.nodeHandler(), again);
+    expect(res.status).toBe(202);
+    expect(res.json).toEqual({ id: first.headers['webhook-id'] });
   });
 });
