@@ -117,8 +117,13 @@ export class LocalQueue implements Backend<Entry> {
     await this.#queue
       .add(async () => {
         this.#waiting--;
-        const outcome = await this.#attempt(entry);
-        if (outcome.kind !== 'succeeded') throw outcome.error;
+        this.#running++;
+        try {
+          const outcome = await this.#attempt(entry);
+          if (outcome.kind !== 'succeeded') throw outcome.error;
+        } finally {
+          this.#running--;
+        }
       })
       .finally(() => this.#checkIdle());
   }
@@ -229,37 +234,41 @@ export class LocalQueue implements Backend<Entry> {
 
   async #run(entry: Entry): Promise<void> {
     this.#waiting--;
+    this.#running++;
     try {
       const outcome = await this.#attempt(entry);
+      entry.attemptsSoFar = outcome.attempts;
       if (outcome.kind === 'retry') this.#retryLater(entry, outcome.delayMs);
       else this.#finished(entry);
     } catch (error) {
       // Only a failing store write can land here; the delivery stays unfinished in a durable store.
       this.#core.logger.error({ err: error, id: entry.delivery.id }, 'scrapehook: could not record a delivery state');
     } finally {
+      this.#running--;
       this.#checkIdle();
     }
   }
 
-  /** Marks the delivery running in the store, and has the core run one attempt. */
-  async #attempt(entry: Entry): Promise<Outcome> {
-    const { id } = entry.delivery;
-    this.#running++;
+  /** Marks a delivery running in the store, with the attempt about to start. */
+  #markRunning(entry: Entry): void | Promise<void> {
     try {
-      try {
-        // A store that answers synchronously (memory, SQLite) costs no microtask.
-        const marked = this.#store.update(id, { state: 'running', attempts: entry.attemptsSoFar + 1 });
-        if (marked) await marked;
-      } catch (error) {
-        // Only the count of attempts after a crash depends on it: run the handlers anyway.
-        this.#core.logger.error({ err: error, id }, 'scrapehook: could not record a delivery state');
-      }
-      const outcome = await this.#core.attempt(entry);
-      entry.attemptsSoFar = outcome.attempts;
-      return outcome;
-    } finally {
-      this.#running--;
+      // A store that answers synchronously (memory, SQLite) costs no promise nor microtask.
+      const marked = this.#store.update(entry.delivery.id, { state: 'running', attempts: entry.attemptsSoFar + 1 });
+      if (marked) return marked.catch((error: unknown) => this.#markFailed(entry, error));
+    } catch (error) {
+      this.#markFailed(entry, error);
     }
+  }
+
+  #markFailed(entry: Entry, error: unknown): void {
+    // Only the count of attempts after a crash depends on it: the handlers run anyway.
+    this.#core.logger.error({ err: error, id: entry.delivery.id }, 'scrapehook: could not record a delivery state');
+  }
+
+  /** Marks the delivery running and has the core run one attempt. No promise of its own for a synchronous store. */
+  #attempt(entry: Entry): Promise<Outcome> {
+    const marked = this.#markRunning(entry);
+    return marked ? marked.then(() => this.#core.attempt(entry)) : this.#core.attempt(entry);
   }
 
   #retryLater(entry: Entry, delayMs: number): void {
