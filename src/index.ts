@@ -12,7 +12,7 @@ export type { PayloadIssue, WebhookErrorType } from './errors.ts';
 export { memoryStore } from './store/memory-store.ts';
 export type { MemoryStoreOptions } from './store/memory-store.ts';
 export type { DeliveryState, DeliveryUpdate, Store, StoredDeadLetter, StoredDelivery } from './store/types.ts';
-export type { EnqueueResult, QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
+export type { Backend, Claimed, DeliveryCore, EnqueueResult, Outcome, QueueRuntime, ReceiverQueue } from './core/backend.ts';
 export type { RetryOptions } from './dispatch/backoff.ts';
 export type { DedupeOptions } from './dispatch/dedupe.ts';
 export { redactUrl, silentLogger } from './log.ts';

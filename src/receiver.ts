@@ -1,36 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import bytes from './body/bytes.ts';
-import { match, parse, type Token } from 'path-to-regexp';
-import { PIPELINE, createPipeline, payloadInvalid, payloadSchema, type FetchContext, type IncomingRequest, type RouteMatcher, type WaitUntil } from './adapters/handle-request.ts';
-import { ALREADY_PARSED_MESSAGE } from './body/read-body.ts';
-import { decodeBody } from './body/decode-body.ts';
-import { backoffDelay, type RetryOptions } from './dispatch/backoff.ts';
-import { DEFAULT_DEDUPE_MAX, DEFAULT_DEDUPE_TTL_MS, type DedupeOptions } from './dispatch/dedupe.ts';
-import { LocalQueue } from './dispatch/local-queue.ts';
-import type { EnqueueResult, QueueRuntime, ReceiverQueue } from './dispatch/queue.ts';
-import { WebhookError } from './errors.ts';
-import { safeError, safeLogger, silentLogger } from './log.ts';
-import { MemoryImportState } from './import/memory-state.ts';
-import { ImportTracker, PROGRESS } from './import/progress.ts';
-import type { ImportState } from './import/types.ts';
-import { memoryStore } from './store/memory-store.ts';
+import { PIPELINE, createPipeline, type FetchContext, type IncomingRequest, type WaitUntil } from './adapters/handle-request.ts';
+import { routeMatcher } from './adapters/route.ts';
+import type { ReceiverQueue } from './core/backend.ts';
+import { HandlerRegistry, type AnyHandler, type Unsubscribe } from './core/handlers.ts';
+import { receiverSettings } from './core/options.ts';
+import { ReceiverCore } from './core/receiver-core.ts';
+import { validPayload } from './core/validate.ts';
+import type { RetryOptions } from './dispatch/backoff.ts';
+import type { DedupeOptions } from './dispatch/dedupe.ts';
+import { nonNegativeInteger } from './check-options.ts';
+import { ImportTracker } from './import/progress.ts';
 import type { Store } from './store/types.ts';
-import type {
-  AnyEvent,
-  AnyProvider,
-  DeadLetter,
-  Delivery,
-  ErrorHandler,
-  EventFor,
-  EventPattern,
-  Handler,
-  HandlerContext,
-  InvalidDelivery,
-  Logger,
-  ReceiverStats,
-  WebhookEvent,
-} from './types.ts';
-import { nonNegativeInteger, positiveInteger } from './check-options.ts';
+import type { AnyEvent, AnyProvider, DeadLetter, ErrorHandler, EventFor, EventPattern, Handler, InvalidDelivery, Logger, ReceiverStats } from './types.ts';
+
+export type { Unsubscribe } from './core/handlers.ts';
 
 /** Options of {@link createReceiver}. */
 export interface ReceiverOptions<P extends AnyProvider> {
@@ -180,9 +163,6 @@ export interface FetchHandlerOptions {
  */
 export type FetchHandler = (request: Request, context?: FetchContext) => Promise<Response>;
 
-/** Removes the listener it was returned for. */
-export type Unsubscribe = () => void;
-
 /** A webhook receiver for one provider. Create it with {@link createReceiver}. */
 export interface Receiver<P extends AnyProvider> {
   /** The provider this receiver accepts deliveries from. */
@@ -247,19 +227,14 @@ export interface Receiver<P extends AnyProvider> {
   close(options?: CloseOptions): Promise<void>;
 }
 
-type AnyHandler = Handler<WebhookEvent>;
-
-/** A handler call being watched for its timeout. */
-interface HandlerCall {
-  /** When it times out, on `performance.now()`'s clock. */
-  readonly deadline: number;
-  /** Aborts its signal and fails the call with `handler.timeout`. */
-  expire(): void;
-}
-
 /**
  * Creates a receiver: mount its middleware, register handlers, and every delivery is
  * authenticated, validated, deduplicated and acknowledged before a queued handler runs it.
+ *
+ * How it is built: the options are checked in `core/options.ts`; the handlers are kept by a
+ * `HandlerRegistry`; requests run the pipeline of `adapters/handle-request.ts`, which hands each
+ * accepted delivery to the queue backend; the backend hands each claimed delivery back to the
+ * `ReceiverCore` (`core/receiver-core.ts`), which runs its handlers and decides what follows.
  *
  * @example
  * ```ts
@@ -270,315 +245,27 @@ interface HandlerCall {
  * @throws {TypeError} when an option is out of range.
  */
 export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P>): Receiver<P> {
-  const { provider } = options;
-  if (typeof provider !== 'object' || provider === null || typeof provider.verify !== 'function') {
-    throw new TypeError('Expected `provider` to be a provider (see defineProvider), got ' + typeof provider);
-  }
-  const concurrency = positiveInteger('concurrency', options.concurrency ?? 10);
-  const maxQueued = positiveInteger('maxQueued', options.maxQueued ?? 10_000);
-  const handlerTimeoutMs = positiveInteger('handlerTimeoutMs', options.handlerTimeoutMs ?? 60_000);
-  const attempts = positiveInteger('retry.attempts', options.retry?.attempts ?? 5);
-  const minDelayMs = nonNegativeInteger('retry.minDelayMs', options.retry?.minDelayMs ?? 1000);
-  const maxDelayMs = nonNegativeInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 60_000);
-  const retryAfterSeconds = nonNegativeInteger('retryAfterSeconds', options.retryAfterSeconds ?? 10);
-  const dedupeTtlMs = options.dedupe === false ? 0 : positiveInteger('dedupe.ttlMs', options.dedupe?.ttlMs ?? provider.dedupeTtlMs ?? DEFAULT_DEDUPE_TTL_MS);
-  const dedupeMax = options.dedupe === false ? 0 : positiveInteger('dedupe.max', options.dedupe?.max ?? DEFAULT_DEDUPE_MAX);
-  const limit = parseLimit(options.limit ?? '10mb');
-  const bodyTimeoutMs = positiveInteger('bodyTimeoutMs', options.bodyTimeoutMs ?? 30_000);
-  // Every error logged goes through a safe copy: Redis errors carry passwords and bodies.
-  const logger = safeLogger(options.logger ?? silentLogger);
-  const { orderBy } = options;
-  if (orderBy !== undefined && typeof orderBy !== 'function') {
-    throw new TypeError(`Expected \`orderBy\` to be a function, got ${typeof orderBy}`);
-  }
-  if (options.store !== undefined && options.queue !== undefined) {
-    throw new TypeError('Expected either `store` or `queue`, got both: a queue backend keeps its own state');
-  }
-  const name = receiverName(options.name ?? provider.name, options.name === undefined);
-  const queue = options.queue ?? new LocalQueue(storeFor(options.store ?? memoryStore({ maxIds: dedupeMax || undefined }), name));
-
-  const handlers = new Map<string, Set<AnyHandler>>();
-  const anyHandlers = new Set<AnyHandler>();
-  const errorHandlers = new Set<ErrorHandler<P>>();
-  const invalidHandlers = new Set<(delivery: InvalidDelivery) => unknown>();
-  /** Handler lists per event type, rebuilt after any subscription changes. */
-  const handlerCache = new Map<string, readonly AnyHandler[]>();
-  const aliasesOf = new Map<string, string[]>();
-  for (const [alias, types] of Object.entries(provider.aliases)) {
-    for (const type of types) aliasesOf.set(type, [...(aliasesOf.get(type) ?? []), alias]);
-  }
-  const closeController = new AbortController();
-  let closing: Promise<void> | undefined;
-  let warnedAlreadyParsed = false;
-  const warnedMissingParams = new Set<string>();
-  const counters = { received: 0, accepted: 0, duplicates: 0, succeeded: 0, retried: 0, dead: 0 };
-  const rejected: Record<string, number> = {};
+  const settings = receiverSettings(options);
+  const { provider, name, logger, backend } = settings;
+  const handlers = new HandlerRegistry(provider);
   const imports = new ImportTracker();
-  /** Import state for a backend that keeps none, and for `receive()` (no delivery is stored). */
-  let localState: MemoryImportState | undefined;
-  const importStateOf = (delivery: Delivery, stored: boolean): ImportState =>
-    (stored ? queue.importState?.(delivery) : undefined) ?? (localState ??= new MemoryImportState()).forDelivery(delivery.id);
-
-  /**
-   * Every handler for an event type: exact, each dotted prefix with `.*`, aliases, then onAny.
-   * Wildcards and aliases match only the provider's known types, as their handler types say;
-   * a type the provider does not know reaches onAny (and handlers registered for its exact name).
-   */
-  function handlersFor(type: string): readonly AnyHandler[] {
-    const cached = handlerCache.get(type);
-    if (cached) return cached;
-    const out: AnyHandler[] = [];
-    const add = (key: string) => {
-      const set = handlers.get(key);
-      if (set) for (const h of set) out.push(h);
-    };
-    add(type);
-    if (Object.hasOwn(provider.events, type)) {
-      for (let dot = type.indexOf('.'); dot !== -1; dot = type.indexOf('.', dot + 1)) add(`${type.slice(0, dot)}.*`);
-      for (const alias of aliasesOf.get(type) ?? []) add(alias);
-    }
-    for (const h of anyHandlers) out.push(h);
-    // Senders may invent types: keep the cache bounded.
-    if (handlerCache.size >= 1000) handlerCache.clear();
-    handlerCache.set(type, out);
-    return out;
-  }
-
-  /** Controllers of handler calls in progress whose handler read `ctx.signal`. */
-  const activeControllers = new Set<AbortController>();
-
-  /**
-   * Handler calls in progress, in the order they started. Every call has the same timeout, so
-   * their deadlines are in that order too: one timer, armed for the oldest call, watches them all
-   * (a timer per call cost more than the rest of the call's bookkeeping).
-   */
-  const inProgress = new Set<HandlerCall>();
-  let sweepTimer: NodeJS.Timeout | undefined;
-
-  function sweep(): void {
-    sweepTimer = undefined;
-    const now = performance.now();
-    for (const call of inProgress) {
-      if (call.deadline > now) {
-        sweepTimer = setTimeout(sweep, call.deadline - now).unref();
-        return;
-      }
-      inProgress.delete(call);
-      call.expire();
-    }
-  }
-
-  function callHandler(handler: AnyHandler, event: WebhookEvent, state: () => ImportState): Promise<unknown> {
-    // The AbortController is made only when the handler reads ctx.signal: most handlers never do,
-    // and an AbortController costs more than the rest of a call (EventTarget set-up).
-    let controller: AbortController | undefined;
-    let abortedBy: unknown;
-    const ctx: HandlerContext & { readonly [PROGRESS]: ImportTracker } = {
-      get signal() {
-        if (controller === undefined) {
-          controller = new AbortController();
-          if (abortedBy !== undefined) controller.abort(abortedBy);
-          else if (closeController.signal.aborted) controller.abort(closeController.signal.reason);
-          else activeControllers.add(controller);
-        }
-        return controller.signal;
-      },
-      logger,
-      get importState() {
-        return state();
-      },
-      // For importRows: where it reports progress (stats().imports), out of the public context's type.
-      [PROGRESS]: imports,
-    };
-    let result: unknown;
-    try {
-      result = handler(event, ctx);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    // A handler that answered synchronously is done: nothing to time out.
-    if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') return Promise.resolve(result);
-    return new Promise<unknown>((resolve, reject) => {
-      const call: HandlerCall = {
-        deadline: performance.now() + handlerTimeoutMs,
-        expire() {
-          abortedBy = new WebhookError('handler.timeout', `A ${event.type} handler took longer than ${handlerTimeoutMs} ms`);
-          if (controller) {
-            controller.abort(abortedBy);
-            activeControllers.delete(controller);
-          }
-          reject(abortedBy);
-        },
-      };
-      inProgress.add(call);
-      // Unref'd: the handler's own I/O keeps the process alive, not this watch.
-      sweepTimer ??= setTimeout(sweep, handlerTimeoutMs).unref();
-      const settle = () => {
-        inProgress.delete(call);
-        if (controller) activeControllers.delete(controller);
-      };
-      (result as PromiseLike<unknown>).then(
-        (value) => {
-          settle();
-          resolve(value);
-        },
-        (error: unknown) => {
-          settle();
-          reject(error);
-        },
-      );
-    });
-  }
-
-  async function run(delivery: Delivery, attempt: number, skip?: Set<unknown>, stored = true): Promise<void> {
-    // Field by field: whatever else a queue or store put on the delivery stays out of the event.
-    const event: WebhookEvent = { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: delivery.payload, receivedAt: delivery.receivedAt, attempt };
-    // Made when a handler first reads ctx.importState, once per attempt.
-    let importState: ImportState | undefined;
-    const state = () => (importState ??= importStateOf(delivery, stored));
-    const list = handlersFor(delivery.type);
-    if (list.length === 1) {
-      // The common case, without the bookkeeping of several handlers.
-      const handler = list[0]!;
-      if (skip?.has(handler)) return;
-      try {
-        await callHandler(handler, event, state);
-      } catch (error) {
-        throw error instanceof WebhookError ? error : new WebhookError('handler.failed', `A ${delivery.type} handler failed`, { cause: error });
-      }
-      skip?.add(handler);
-      return;
-    }
-    const errors: unknown[] = [];
-    await Promise.all(
-      list.map((handler) =>
-        skip?.has(handler)
-          ? undefined
-          : callHandler(handler, event, state).then(
-              () => skip?.add(handler),
-              (error: unknown) => void errors.push(error),
-            ),
-      ),
-    );
-    if (errors.length === 0) return;
-    if (errors.length === 1 && errors[0] instanceof WebhookError) throw errors[0];
-    const cause = errors.length === 1 ? errors[0] : new AggregateError(errors, `${errors.length} handlers failed`);
-    throw new WebhookError('handler.failed', `A ${delivery.type} handler failed`, { cause });
-  }
-
-  /**
-   * Deliveries a fetch handler's `waitUntil` was handed, by id: settled once the in-process queue
-   * has run them (succeeded or dead letter), or once `close()` has finished.
-   */
-  const waiters = new Map<string, () => void>();
-  function settleWaiter(id: string): void {
-    const settle = waiters.get(id);
-    if (settle === undefined) return;
-    waiters.delete(id);
-    settle();
-  }
-  /** Only the in-process queue runs a delivery in this process, after the answer. */
-  const runsHere = options.queue === undefined;
-
-  const runtime: QueueRuntime = {
-    name,
-    concurrency,
-    maxQueued,
-    attempts,
-    dedupeTtlMs,
-    logger,
-    run: (delivery, attempt, skip) => run(delivery, attempt, skip),
-    async revive(delivery, body) {
-      const decoded: unknown = await decodeBody(body.bytes, body.type);
-      const result = await payloadSchema(provider, delivery.type).safeParseAsync(decoded);
-      if (!result.success) throw payloadInvalid(delivery.type, result.error);
-      return { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: result.data, receivedAt: delivery.receivedAt };
-    },
-    retryDelay: (attempt) => backoffDelay(attempt, minDelayMs, maxDelayMs),
-    orderKey: orderBy
-      ? (delivery) => {
-          try {
-            return orderBy({ ...delivery, attempt: 1 } as AnyEvent<P>);
-          } catch (error) {
-            // The delivery is already accepted: run it unordered rather than lose it.
-            logger.error({ err: error, id: delivery.id }, 'scrapehook: orderBy threw; the delivery runs unordered');
-            return undefined;
-          }
-        }
-      : () => undefined,
-    succeeded(delivery) {
-      counters.succeeded++;
-      settleWaiter(delivery.id);
-    },
-    retrying(delivery, attempt, error, delayMs) {
-      counters.retried++;
-      logger.warn(
-        { id: delivery.id, type: delivery.type, provider: delivery.provider, attempt, delayMs, err: error.cause ?? error },
-        'scrapehook: a handler failed; retrying',
-      );
-    },
-    dead(delivery, attempts, error) {
-      counters.dead++;
-      settleWaiter(delivery.id);
-      logger.error(
-        { id: delivery.id, type: delivery.type, provider: delivery.provider, attempts, err: error.cause ?? error },
-        'scrapehook: a delivery failed for good and is now a dead letter',
-      );
-      const event = { ...delivery, attempt: attempts } as AnyEvent<P>;
-      // Listeners get the same safe copy the logger gets: their error may be reported anywhere.
-      const safe = errorHandlers.size > 0 ? safeError(error) : error;
-      for (const listener of errorHandlers) {
-        new Promise((resolve) => resolve(listener(safe, event))).catch((listenerError: unknown) => {
-          logger.error({ err: listenerError }, 'scrapehook: an onError listener threw; ignored');
-        });
-      }
-    },
-  };
-  queue.start(runtime);
+  const core = new ReceiverCore({ ...settings, handlers, imports });
+  core.start();
+  const rejected: Record<string, number> = {};
 
   const pipeline = createPipeline({
     provider,
-    limit,
-    bodyTimeoutMs,
+    limit: settings.limit,
+    bodyTimeoutMs: settings.bodyTimeoutMs,
     logger,
-    retryAfterSeconds,
-    isClosing: () => closing !== undefined,
-    isFull: () => queue.counts().queued >= maxQueued,
-    enqueue(delivery, body, waitUntil) {
-      if (waitUntil === undefined || !runsHere || waiters.has(delivery.id)) return queue.enqueue(delivery, body);
-      // Registered before enqueueing: the delivery may run, and finish, before enqueue settles.
-      let settle!: () => void;
-      const done = new Promise<void>((resolve) => (settle = resolve));
-      waiters.set(delivery.id, settle);
-      const forget = () => {
-        if (waiters.get(delivery.id) === settle) waiters.delete(delivery.id);
-      };
-      const handOver = (outcome: EnqueueResult): EnqueueResult => {
-        if (outcome === 'accepted') waitUntil(done);
-        else forget();
-        return outcome;
-      };
-      let pending: EnqueueResult | Promise<EnqueueResult>;
-      try {
-        pending = queue.enqueue(delivery, body);
-      } catch (error) {
-        forget();
-        throw error;
-      }
-      if (typeof pending === 'string') return handOver(pending);
-      return pending.then(handOver, (error: unknown) => {
-        forget();
-        throw error;
-      });
-    },
-    count(outcome) {
-      counters[outcome]++;
-    },
-    rejected(type) {
-      rejected[type] = (rejected[type] ?? 0) + 1;
-    },
+    retryAfterSeconds: settings.retryAfterSeconds,
+    counters: core.counters,
+    rejected,
+    isClosing: () => core.closing,
+    isFull: () => core.isFull(),
+    enqueue: (delivery, body, waitUntil) => core.enqueue(delivery, body, waitUntil),
     invalid(delivery) {
-      for (const listener of invalidHandlers) {
+      for (const listener of handlers.invalid) {
         try {
           listener(delivery);
         } catch (error) {
@@ -586,52 +273,15 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
         }
       }
     },
-    warnAlreadyParsed() {
-      if (warnedAlreadyParsed) return;
-      warnedAlreadyParsed = true;
-      process.emitWarning(ALREADY_PARSED_MESSAGE, { code: 'SCRAPEHOOK_BODY_ALREADY_PARSED' });
-    },
-    missingParam(name) {
-      if (warnedMissingParams.has(name)) return;
-      warnedMissingParams.add(name);
-      logger.warn(
-        { provider: provider.name, param: name },
-        `scrapehook: authentication failed, and the provider reads its token from the route parameter \`${name}\`, ` +
-          `which this request has no value for. If the sender puts the token in the URL path, name the parameter in the mount: ` +
-          `nodeHandler({ path: '/webhooks/${provider.name}/:${name}' }) for node:http, ` +
-          `or app.all('/webhooks/${provider.name}/:${name}', hooks.middleware()) for Express`,
-      );
-    },
   });
-
-  function subscribe<T>(set: Set<T>, item: T): Unsubscribe {
-    if (typeof item !== 'function') throw new TypeError(`Expected a handler function, got ${typeof item}`);
-    set.add(item);
-    handlerCache.clear();
-    return () => {
-      set.delete(item);
-      handlerCache.clear();
-    };
-  }
 
   const receiver: Receiver<P> = {
     provider,
     name,
-    on(pattern, handler) {
-      const patterns: readonly string[] = typeof pattern === 'string' ? [pattern] : (pattern as readonly string[]);
-      const offs = patterns.map((name) => {
-        if (typeof name !== 'string' || name === '') throw new TypeError(`Expected an event type, got ${JSON.stringify(name)}`);
-        if (name === '*') throw new TypeError('Use onAny(handler) to receive every event, not on("*")');
-        if (name === 'error') throw new TypeError('Use onError(handler) for failed deliveries, not on("error")');
-        let set = handlers.get(name);
-        if (!set) handlers.set(name, (set = new Set()));
-        return subscribe(set, handler as unknown as AnyHandler);
-      });
-      return () => offs.forEach((off) => off());
-    },
-    onAny: (handler) => subscribe(anyHandlers, handler as unknown as AnyHandler),
-    onError: (handler) => subscribe(errorHandlers, handler),
-    onInvalid: (handler) => subscribe(invalidHandlers, handler),
+    on: (pattern, handler) => handlers.on(pattern as string | readonly string[], handler as unknown as AnyHandler),
+    onAny: (handler) => handlers.onAny(handler as unknown as AnyHandler),
+    onError: (handler) => handlers.subscribe(handlers.error, handler),
+    onInvalid: (handler) => handlers.subscribe(handlers.invalid, handler),
     middleware() {
       // The pipeline answers every request itself and never rejects, so `next` is not called.
       return function scrapehookMiddleware(req, res, _next) {
@@ -656,111 +306,22 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
       };
     },
     async receive({ type, payload, id }) {
-      const result = await payloadSchema(provider, type).safeParseAsync(payload);
-      if (!result.success) throw payloadInvalid(type, result.error);
+      const valid = await validPayload(provider, type, payload);
       // Without an id, the provider's dedupe id is computed as if the payload had come as JSON.
-      const deliveryId = id ?? provider.dedupeId({ type, payload: result.data, rawBody: Buffer.from(JSON.stringify(payload)), header: () => undefined });
-      await run({ id: deliveryId, type, provider: provider.name, payload: result.data, receivedAt: new Date() }, 1, undefined, false);
+      const deliveryId = id ?? provider.dedupeId({ type, payload: valid, rawBody: Buffer.from(JSON.stringify(payload)), header: () => undefined });
+      await core.run({ id: deliveryId, type, provider: provider.name, payload: valid, receivedAt: new Date() }, 1, undefined, undefined);
     },
-    deadLetters: () => queue.deadLetters(),
-    replay: (id) => queue.replay(id),
+    deadLetters: () => backend.deadLetters(),
+    replay: (id) => backend.replay(id),
     stats() {
-      const { queued, running } = queue.counts();
+      const { queued, running } = backend.counts();
       // Dead letters are stored state: from the backend when it can tell, else counted since start.
-      return { ...counters, rejected: { ...rejected }, queued, running, dead: queue.deadCount?.() ?? counters.dead, imports: imports.list() };
+      return { ...core.counters, rejected: { ...rejected }, queued, running, dead: backend.deadCount?.() ?? core.counters.dead, imports: imports.list() };
     },
-    onIdle: () => queue.onIdle(),
-    close(closeOptions = {}) {
-      const timeoutMs = nonNegativeInteger('timeoutMs', closeOptions.timeoutMs ?? 30_000);
-      closing ??= queue.close(timeoutMs).then((drained) => {
-        // Nothing more runs here: let the platform stop waiting.
-        for (const id of [...waiters.keys()]) settleWaiter(id);
-        if (drained) return;
-        const { queued, running } = queue.counts();
-        logger.error({ queued, running }, 'scrapehook: close() timed out; aborting running handlers');
-        closeController.abort(new WebhookError('handler.timeout', 'The receiver closed before the handler finished'));
-        for (const controller of activeControllers) controller.abort(closeController.signal.reason);
-        activeControllers.clear();
-      });
-      return closing;
-    },
+    onIdle: () => backend.onIdle(),
+    close: (closeOptions = {}) => core.close(nonNegativeInteger('timeoutMs', closeOptions.timeoutMs ?? 30_000)),
   };
   // For the adapters shipped apart (scrapehook/fastify): hidden from the public type and from enumeration.
   Object.defineProperty(receiver, PIPELINE, { value: pipeline });
   return receiver;
-}
-
-/**
- * A receiver's name: it tags what a shared store keeps and names a BullMQ queue, so it may not
- * hold `:` (BullMQ's separator) or control characters.
- */
-function receiverName(name: unknown, fromProvider: boolean): string {
-  // eslint-disable-next-line no-control-regex
-  if (typeof name !== 'string' || name === '' || name.length > 100 || /[:\x00-\x1f\x7f]/.test(name)) {
-    throw new TypeError(
-      `Expected \`name\` to be a non-empty name of at most 100 characters without ':' or control characters, got ${JSON.stringify(name)}` +
-        (fromProvider ? " (the provider's name, the default): give the receiver a `name`" : ''),
-    );
-  }
-  return name;
-}
-
-/** Stores that serve a receiver already and cannot serve another (they have no `forReceiver`). */
-const singleUse = new WeakMap<Store, string>();
-
-/** The view of `store` for the receiver `name`: its own deliveries only. */
-function storeFor(store: Store, name: string): Store {
-  if (typeof store !== 'object' || store === null || typeof store.accept !== 'function') {
-    throw new TypeError(`Expected \`store\` to be a store (memoryStore(), sqliteStore(...)), got ${store === null ? 'null' : typeof store}`);
-  }
-  if (typeof store.forReceiver === 'function') return store.forReceiver(name);
-  const user = singleUse.get(store);
-  if (user !== undefined) {
-    throw new TypeError(
-      `Expected a store of its own for receiver ${JSON.stringify(name)}: this store serves receiver ${JSON.stringify(user)} and has no forReceiver() to serve several`,
-    );
-  }
-  singleUse.set(store, name);
-  return store;
-}
-
-/** Express 5's route matching (path-to-regexp 8, case-insensitive, trailing slash allowed) for `nodeHandler({ path })`. */
-function routeMatcher(path: unknown): RouteMatcher {
-  if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new TypeError(`Expected \`path\` to be a path starting with /, such as '/webhooks/apify/:token', got ${JSON.stringify(path)}`);
-  }
-  let tokens: Token[];
-  try {
-    tokens = parse(path).tokens;
-  } catch (error) {
-    throw new TypeError(`Expected \`path\` to be a route path such as '/webhooks/apify/:token', got ${JSON.stringify(path)}: ${(error as Error).message}`);
-  }
-  const hasWildcard = (list: Token[]): boolean => list.some((t) => t.type === 'wildcard' || (t.type === 'group' && hasWildcard(t.tokens)));
-  if (hasWildcard(tokens)) {
-    throw new TypeError(`Expected \`path\` without wildcards (a token is one segment: use :name), got ${JSON.stringify(path)}`);
-  }
-  // As Express: a trailing slash on the mount path is ignored, and parameters are percent-decoded.
-  const matches = match<Record<string, string>>(path === '/' ? path : path.replace(/\/+$/, ''), {
-    sensitive: false,
-    end: true,
-    trailing: true,
-    decode: (value) => (value.includes('%') ? decodeURIComponent(value) : value),
-  });
-  return (requestPath) => {
-    try {
-      const result = matches(requestPath);
-      return result === false ? undefined : (result.params as Record<string, string>);
-    } catch {
-      // A parameter that is not valid percent-encoding (Express answers 400): not this route.
-      return undefined;
-    }
-  };
-}
-
-function parseLimit(value: number | string): number {
-  const parsed = typeof value === 'number' ? value : bytes(value);
-  if (parsed === undefined || !Number.isInteger(parsed) || parsed < 1) {
-    throw new TypeError(`Expected \`limit\` to be a positive number of bytes or a size such as '10mb', got ${JSON.stringify(value)}`);
-  }
-  return parsed;
 }

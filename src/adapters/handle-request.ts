@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { alreadyConsumed, answerThenDiscard, checkLimit, readBody, readDeclared, readStream, tooLarge } from '../body/read-body.ts';
+import { ALREADY_PARSED_MESSAGE, alreadyConsumed, answerThenDiscard, checkLimit, readBody, readDeclared, readStream, tooLarge } from '../body/read-body.ts';
 import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
-import { WebhookError, type PayloadIssue } from '../errors.ts';
-import type { EnqueueResult } from '../dispatch/queue.ts';
+import { WebhookError } from '../errors.ts';
+import type { EnqueueResult } from '../core/backend.ts';
+import { payloadInvalid, validate } from '../core/validate.ts';
 import { redactUrl } from '../log.ts';
 import type { AnyProvider, Delivery, InvalidDelivery, Logger, ReceivedBody, VerifyContext } from '../types.ts';
 
@@ -23,16 +24,16 @@ export interface PipelineState {
   readonly bodyTimeoutMs: number;
   readonly logger: Logger;
   readonly retryAfterSeconds: number;
+  /** The receiver's counters of requests (`stats()`), counted here. */
+  readonly counters: { received: number; accepted: number; duplicates: number };
+  /** Requests refused, by error type (`stats().rejected`), counted here. */
+  readonly rejected: Record<string, number>;
   isClosing(): boolean;
   isFull(): boolean;
   /** `waitUntil`, when the platform has one, is handed the work an accepted delivery starts. */
   enqueue(delivery: Delivery, body: ReceivedBody | undefined, waitUntil?: WaitUntil): EnqueueResult | Promise<EnqueueResult>;
-  count(outcome: 'received' | 'accepted' | 'duplicates'): void;
-  rejected(type: string): void;
+  /** A payload failed its schema: tells the `onInvalid` listeners. */
   invalid(delivery: InvalidDelivery): void;
-  warnAlreadyParsed(): void;
-  /** Authentication failed, and the verifier read a route parameter the request has no value for. */
-  missingParam(name: string): void;
 }
 
 /**
@@ -107,10 +108,32 @@ export function createPipeline(state: PipelineState) {
   // The rest of a body an early answer did not read is thrown away up to this many bytes.
   const discardBytes = 2 * limit;
   const keepRawBody = provider.keepRawBody !== false;
+  let warnedAlreadyParsed = false;
+  const warnedMissingParams = new Set<string>();
+
+  /** Once per receiver: a body parser read the body before the pipeline could. */
+  function warnAlreadyParsed(): void {
+    if (warnedAlreadyParsed) return;
+    warnedAlreadyParsed = true;
+    process.emitWarning(ALREADY_PARSED_MESSAGE, { code: 'SCRAPEHOOK_BODY_ALREADY_PARSED' });
+  }
+
+  /** Once per parameter: authentication failed, and the verifier read a route parameter the request has no value for. */
+  function warnMissingParam(name: string): void {
+    if (warnedMissingParams.has(name)) return;
+    warnedMissingParams.add(name);
+    logger.warn(
+      { provider: provider.name, param: name },
+      `scrapehook: authentication failed, and the provider reads its token from the route parameter \`${name}\`, ` +
+        `which this request has no value for. If the sender puts the token in the URL path, name the parameter in the mount: ` +
+        `nodeHandler({ path: '/webhooks/${provider.name}/:${name}' }) for node:http, ` +
+        `or app.all('/webhooks/${provider.name}/:${name}', hooks.middleware()) for Express`,
+    );
+  }
 
   /** Counts and logs a refused request, and the answer it gets. */
   function failure(incoming: Incoming, error: WebhookError): Answer {
-    state.rejected(error.type);
+    state.rejected[error.type] = (state.rejected[error.type] ?? 0) + 1;
     const headers: Record<string, string> = { ...JSON_HEADERS };
     if (error.status === 503) headers['retry-after'] = String(state.retryAfterSeconds);
     if (error.status === 405) headers.allow = 'POST';
@@ -131,7 +154,7 @@ export function createPipeline(state: PipelineState) {
 
   /** The steps every adapter shares, in order: the answer, or a throw of the WebhookError to answer. */
   async function handle(incoming: Incoming, route: RouteMatcher | undefined): Promise<Answer> {
-    state.count('received');
+    state.counters.received++;
     if (route !== undefined) {
       const url = incoming.url;
       const mark = url.indexOf('?');
@@ -157,7 +180,7 @@ export function createPipeline(state: PipelineState) {
     }
     if (!genuine) {
       const missing = view.missingParam();
-      if (missing !== undefined) state.missingParam(missing);
+      if (missing !== undefined) warnMissingParam(missing);
       throw new WebhookError('unauthorized', 'Authentication failed');
     }
 
@@ -166,9 +189,8 @@ export function createPipeline(state: PipelineState) {
     if (body instanceof Promise) body = await body;
     const type = provider.eventType(body, view);
     if (type === undefined) throw new WebhookError('event.type.missing', 'The body does not say which event it is');
-    const schema = payloadSchema(provider, type);
-    let result = trySafeParse(schema, body);
-    if (result === undefined) result = await schema.safeParseAsync(body);
+    let result = validate(provider, type, body);
+    if (result instanceof Promise) result = await result;
     if (!result.success) {
       const error = payloadInvalid(type, result.error);
       state.invalid({ provider: provider.name, type, error, body, rawBody, headers: incoming.headers() });
@@ -183,10 +205,10 @@ export function createPipeline(state: PipelineState) {
     const outcome = typeof pending === 'string' ? pending : await pending;
     if (outcome === 'full') throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
     if (outcome === 'duplicate') {
-      state.count('duplicates');
+      state.counters.duplicates++;
       return { status: 200, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)},"duplicate":true}` };
     }
-    state.count('accepted');
+    state.counters.accepted++;
     return { status: 202, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)}}` };
   }
 
@@ -196,7 +218,7 @@ export function createPipeline(state: PipelineState) {
     if (typeof req.rawBody === 'string') return checkLimit(Buffer.from(req.rawBody), limit);
     if (Buffer.isBuffer(req.body)) return checkLimit(req.body, limit);
     if (req.body !== undefined || req.readableEnded || (req as { _body?: unknown })._body === true) {
-      state.warnAlreadyParsed();
+      warnAlreadyParsed();
       throw alreadyConsumed();
     }
     return readBody(req, limit, bodyTimeoutMs);
@@ -305,7 +327,7 @@ export function createPipeline(state: PipelineState) {
     },
     /** The answer to a request the framework refused while reading its body (too large, aborted...). */
     refused(request: BufferedRequest, error: WebhookError): Answer {
-      state.count('received');
+      state.counters.received++;
       return failure(bufferedIncoming(request), error);
     },
     /**
@@ -354,27 +376,6 @@ export const PIPELINE: unique symbol = Symbol.for('scrapehook.pipeline');
 export function pipelineOf(receiver: unknown): Pipeline | undefined {
   if (typeof receiver !== 'object' || receiver === null) return undefined;
   return (receiver as { [PIPELINE]?: Pipeline })[PIPELINE];
-}
-
-/** The schema a payload of `type` is validated with: the event's own, or the provider's envelope. */
-export function payloadSchema(provider: AnyProvider, type: string): AnyProvider['envelope'] {
-  return Object.hasOwn(provider.events, type) ? provider.events[type]! : provider.envelope;
-}
-
-/** The `payload.invalid` error for a failed validation: paths, codes and messages, never values. */
-export function payloadInvalid(type: string, error: { issues: readonly { path: PropertyKey[]; code: string; message: string }[] }): WebhookError {
-  const issues: PayloadIssue[] = error.issues.map((i) => ({ path: i.path, code: i.code, message: i.message }));
-  return new WebhookError('payload.invalid', `The ${type} payload does not match its schema`, { issues });
-}
-
-function trySafeParse(schema: AnyProvider['envelope'], body: unknown) {
-  try {
-    return schema.safeParse(body);
-  } catch (error) {
-    // A schema with async refinements cannot be parsed synchronously: use the async path.
-    if ((error as { name?: string }).name === '$ZodAsyncError' || (error as Error).constructor?.name === '$ZodAsyncError') return undefined;
-    throw error;
-  }
 }
 
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});

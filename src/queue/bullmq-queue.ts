@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EnqueueResult, QueueRuntime, ReceiverQueue } from '../dispatch/queue.ts';
-import { isFinal, serialize } from '../dispatch/local-queue.ts';
+import type { Backend, Claimed, DeliveryCore, EnqueueResult, Outcome, ReceiverQueue } from '../core/backend.ts';
+import { serialize } from '../core/policy.ts';
 import { WebhookError, type WebhookErrorType } from '../errors.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import type { ImportState } from '../import/types.ts';
@@ -105,7 +105,13 @@ export interface BullmqQueueOptions {
 
 type JobOptions = NonNullable<Parameters<BullQueue['add']>[2]>;
 
-/** An error the processor throws to BullMQ, with the retry delay it chose. */
+/** A job being run here, as the core sees it. */
+interface JobClaim extends Claimed {
+  readonly job: BullJob;
+  readonly jobId: string;
+}
+
+/** An error the processor throws to BullMQ, with the retry delay the core chose. */
 interface ThrownByUs extends Error {
   retryDelayMs?: number;
 }
@@ -225,9 +231,9 @@ const CLAIM = 'scrapehookClaim';
 const JOIN = 'scrapehookLineJoin';
 const LEAVE = 'scrapehookLineLeave';
 
-class BullmqQueue implements ReceiverQueue {
+class BullmqQueue implements Backend<JobClaim> {
   readonly #settings: Settings;
-  #runtime!: QueueRuntime;
+  #core!: DeliveryCore;
   #queue!: BullQueue;
   #worker: BullWorker | undefined;
   #workerClient: Promise<RedisCalls> | undefined;
@@ -263,17 +269,15 @@ class BullmqQueue implements ReceiverQueue {
   #deadSinceCount = 0;
   /** Releases this queue's place in {@link queuesInUse}. */
   #release: (() => void) | undefined;
-  /** The job id of each delivery being run here, for its import state. */
-  readonly #jobIds = new WeakMap<Delivery, string>();
 
   constructor(settings: Settings) {
     this.#settings = settings;
   }
 
-  start(runtime: QueueRuntime): void {
-    if (this.#runtime) {
+  start(runtime: DeliveryCore): void {
+    if (this.#core) {
       throw new TypeError(
-        `Expected a bullmqQueue() of its own for receiver ${JSON.stringify(runtime.name)}: this one serves receiver ${JSON.stringify(this.#runtime.name)} (a worker runs every job of its queue with its receiver's handlers)`,
+        `Expected a bullmqQueue() of its own for receiver ${JSON.stringify(runtime.name)}: this one serves receiver ${JSON.stringify(this.#core.name)} (a worker runs every job of its queue with its receiver's handlers)`,
       );
     }
     const { bullmq, connection, prefix } = this.#settings;
@@ -291,7 +295,7 @@ class BullmqQueue implements ReceiverQueue {
     this.#release = () => {
       if (queuesInUse.get(place) === runtime.name) queuesInUse.delete(place);
     };
-    this.#runtime = runtime;
+    this.#core = runtime;
     const { logger } = runtime;
     this.#queue = new bullmq.Queue<JobData, void, string>(name, { connection: { ...connection }, prefix });
     this.#queue.on('error', (error) => logger.error({ err: error, redis: this.#where }, 'scrapehook: BullMQ queue error'));
@@ -341,7 +345,7 @@ class BullmqQueue implements ReceiverQueue {
    * duplicate (with dedupe on), so it runs once either way.
    */
   async enqueue(delivery: Delivery, body?: ReceivedBody): Promise<EnqueueResult> {
-    if (this.#queuedAtCount + this.#addedSinceCount + this.#unsettled >= this.#runtime.maxQueued) return 'full';
+    if (this.#queuedAtCount + this.#addedSinceCount + this.#unsettled >= this.#core.maxQueued) return 'full';
     // Sending nothing while the connection is down: ioredis would hold the commands, bodies and
     // all, in its offline queue until Redis is back.
     if (this.#overdue > 0 || (this.#connected !== undefined && this.#connected.status !== undefined && this.#connected.status !== 'ready')) {
@@ -398,7 +402,7 @@ class BullmqQueue implements ReceiverQueue {
   }
 
   async #add(delivery: Delivery, body: ReceivedBody | undefined): Promise<EnqueueResult> {
-    const runtime = this.#runtime;
+    const runtime = this.#core;
     const dedupe = runtime.dedupeTtlMs > 0;
     const orderKey = runtime.orderKey(delivery);
     // The dedupe id is the job id, so a delivery is never queued twice while its job exists;
@@ -449,9 +453,8 @@ class BullmqQueue implements ReceiverQueue {
    * it succeeded. A receiver's sets are `<prefix>set:<key>`, with their own TTL. The prefix is the
    * queue's (`bull:<queue>:`): receivers, each on its queue, keep their state apart.
    */
-  importState(delivery: Delivery): ImportState {
-    const jobId = this.#jobIds.get(delivery) ?? encodeJobId(delivery.id);
-    const hash = `${this.#prefix}state:${jobId}`;
+  importState(claimed: JobClaim): ImportState {
+    const hash = `${this.#prefix}state:${claimed.jobId}`;
     const setKey = (key: string) => `${this.#prefix}set:${key}`;
     const ok = async (multi: RedisMulti) => {
       const results = await multi.exec();
@@ -473,11 +476,11 @@ class BullmqQueue implements ReceiverQueue {
 
   async deadLetters(): Promise<DeadLetter[]> {
     const [jobs, client] = await Promise.all([failedJobs(this.#queue), this.#client]);
-    return deadLettersOf(jobs, client, this.#prefix, (d, b) => this.#runtime.revive(d, b));
+    return deadLettersOf(jobs, client, this.#prefix, (d, b) => this.#core.revive(d, b));
   }
 
   async replay(id: string): Promise<void> {
-    const job = await findDeadLetter(this.#queue, id, this.#runtime.dedupeTtlMs > 0);
+    const job = await findDeadLetter(this.#queue, id, this.#core.dedupeTtlMs > 0);
     if (!job?.id) throw new RangeError(`No dead letter with id ${JSON.stringify(id)}`);
     // One more attempt (attemptsMade is kept), run by whichever worker takes it.
     await job.retry('failed');
@@ -519,10 +522,9 @@ class BullmqQueue implements ReceiverQueue {
 
   /**
    * Stops this process's workers, waiting for the deliveries they run; what waits in Redis stays
-   * there for the other processes (or the next start). Resolves `false` if `timeoutMs` passed
-   * first; the receiver then aborts the handlers' signals and the rest closes in the background.
+   * there for the other processes (or the next start).
    */
-  async close(timeoutMs: number): Promise<boolean> {
+  drain(): Promise<void> {
     this.#closing = true;
     this.#release?.();
     if (this.#countsTimer) clearInterval(this.#countsTimer);
@@ -530,19 +532,14 @@ class BullmqQueue implements ReceiverQueue {
       await this.#worker?.close();
       await this.#queue.close();
     })();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
-    });
-    const drained = await Promise.race([this.#closed.then(() => true as const), timedOut]);
-    clearTimeout(timer);
-    if (!drained) this.#closed.catch(() => {});
-    return drained;
+    return this.#closed;
   }
 
+  /** The connections close once the workers stopped (in the background, when the drain timed out). */
+  close(): void {}
+
   async #process(job: BullJob, token: string | undefined): Promise<void> {
-    const runtime = this.#runtime;
+    const core = this.#core;
     const { bullmq } = this.#settings;
     const jobId = job.id!;
     const { orderKey } = job.data;
@@ -554,101 +551,90 @@ class BullmqQueue implements ReceiverQueue {
     // Keep the cached queue length roughly right between two counts.
     if (this.#addedSinceCount > 0) this.#addedSinceCount--;
     else if (this.#queuedAtCount > 0) this.#queuedAtCount--;
-    const attempt = job.attemptsMade + 1;
-    let delivery: Delivery;
-    if (job.data.body === undefined) delivery = toDelivery(job.data);
-    else {
-      let revived: Delivery | null;
-      try {
-        revived = this.#takeFresh(jobId) ?? (await this.#revive(job));
-      } catch (caught) {
-        // Redis failing to answer is an attempt that failed like any other; a body that no longer
-        // decodes or passes its schema never will.
-        if (!(caught instanceof WebhookError)) throw caught;
-        runtime.logger.error(
-          { id: job.data.id, type: job.data.type, provider: job.data.provider, err: caught },
-          'scrapehook: a stored delivery no longer passes its schema; it is now a dead letter',
-        );
-        return this.#bury(job, caught);
+    let delivery = toDelivery(job.data);
+    let body: ReceivedBody | undefined;
+    if (job.data.body !== undefined) {
+      const fresh = this.#takeFresh(jobId);
+      if (fresh) delivery = fresh;
+      else {
+        // Redis failing to answer is an attempt that failed like any other: BullMQ retries it.
+        const kept = await readBody(await this.#client, this.#prefix, job);
+        if (kept === null) {
+          // Its body is deleted once it succeeded: it stalled after that, before BullMQ recorded it.
+          core.logger.info({ id: job.data.id }, 'scrapehook: a delivery that already succeeded was run again by BullMQ; skipped');
+          return;
+        }
+        body = kept;
       }
-      if (revived === null) {
-        // Its body is deleted once it succeeded: it stalled after that, before BullMQ recorded it.
-        runtime.logger.info({ id: job.data.id }, 'scrapehook: a delivery that already succeeded was run again by BullMQ; skipped');
-        return;
-      }
-      delivery = revived;
     }
-    let done = this.#done.get(jobId);
-    if (!done) {
-      done = new Set();
-      this.#done.set(jobId, done);
+    let skip = this.#done.get(jobId);
+    if (!skip) {
+      skip = new Set();
+      this.#done.set(jobId, skip);
       // Retries may run in other processes: forget the oldest entries rather than grow.
       if (this.#done.size > 10_000) this.#done.delete(this.#done.keys().next().value as string);
     }
-    let error: WebhookError | undefined;
+    const claim: JobClaim = { delivery, body, attemptsSoFar: job.attemptsMade, maxAttempts: job.opts.attempts ?? core.attempts, skip, job, jobId };
+    let outcome: Outcome;
     this.#running++;
-    this.#jobIds.set(delivery, jobId);
     try {
-      await runtime.run(delivery, attempt, done);
-    } catch (caught) {
-      error = caught instanceof WebhookError ? caught : new WebhookError('handler.failed', 'A handler failed', { cause: caught });
+      outcome = await core.attempt(claim);
     } finally {
       this.#running--;
     }
-    if (!error) {
-      this.#done.delete(jobId);
-      if (job.data.body !== undefined) void this.#deleteBody(jobId, delivery.id);
-      void this.#expireState(jobId, delivery.id);
-      if (orderKey !== undefined) await this.#leaveLine(orderKey, jobId, delivery.id);
-      runtime.succeeded(delivery, attempt);
+    if (outcome.kind === 'succeeded') {
       // BullMQ writes the job's completion (and fetches the next job) right after this returns:
       // batch those writes with the other workers' of this turn.
       const workerClient = await this.#workerClient;
       if (workerClient) this.#batchWrites(workerClient);
       return;
     }
-    const serialized = serialize(error);
-    // A handler error that says retrying cannot help (an ImportError for a bad token or a job gone)
-    // makes a dead letter at once.
-    if (attempt >= (job.opts.attempts ?? runtime.attempts) || isFinal(error)) {
-      this.#done.delete(jobId);
-      runtime.dead(delivery, attempt, error);
-      return this.#bury(job, error);
+    const serialized = serialize(outcome.error);
+    // BullMQ retries it after the core's backoff, or fails it for good.
+    const thrown: ThrownByUs = outcome.kind === 'retry' ? new Error(serialized.message) : new bullmq.UnrecoverableError(serialized.message);
+    if (outcome.kind === 'retry') {
+      thrown.retryDelayMs = outcome.delayMs;
+      if (serialized.stack !== undefined) thrown.stack = serialized.stack;
     }
-    const delayMs = runtime.retryDelay(attempt);
-    runtime.retrying(delivery, attempt, error, delayMs);
-    const retry: ThrownByUs = new Error(serialized.message);
-    retry.retryDelayMs = delayMs;
-    if (serialized.stack !== undefined) retry.stack = serialized.stack;
-    this.#ours.add(retry);
-    throw retry;
+    this.#ours.add(thrown);
+    throw thrown;
   }
 
   /**
-   * Makes a job a dead letter: records its last error in its data, hands its `orderBy` key over,
-   * and throws what makes BullMQ fail it without a retry.
+   * Records what BullMQ does not: a success deletes the body and hands the `orderBy` key over; a
+   * dead letter keeps its last error in its data and hands its key over. BullMQ records the job's
+   * completion or failure itself once the processor returns or throws.
    */
-  async #bury(job: BullJob, error: WebhookError): Promise<never> {
-    const serialized = serialize(error);
+  record(claim: JobClaim, outcome: Outcome): Promise<void> | undefined {
+    const { job, jobId } = claim;
+    const { orderKey } = job.data;
+    if (outcome.kind === 'retry') return undefined;
+    this.#done.delete(jobId);
+    if (outcome.kind === 'dead') return this.#bury(job, outcome.error);
+    if (job.data.body !== undefined) void this.#deleteBody(jobId, job.data.id);
+    void this.#expireState(jobId, job.data.id);
+    if (orderKey !== undefined) return this.#leaveLine(orderKey, jobId, job.data.id);
+    return undefined;
+  }
+
+  /** Makes a job a dead letter: records its last error in its data and hands its `orderBy` key over. */
+  async #bury(job: BullJob, error: WebhookError): Promise<void> {
     this.#deadSinceCount++;
     this.#dropFresh(job.id!);
     try {
-      await job.updateData({ ...job.data, error: serialized });
+      await job.updateData({ ...job.data, error: serialize(error) });
     } catch (cause) {
       // The dead letter then shows BullMQ's failedReason (the same message) as a handler.failed.
-      this.#runtime.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
+      this.#core.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
     }
     if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id!, job.data.id);
-    const final: ThrownByUs = new this.#settings.bullmq.UnrecoverableError(serialized.message);
-    this.#ours.add(final);
-    throw final;
   }
 
   /** A delivery kept as its body, read from Redis and validated again; `null` when the body is gone. */
   async #revive(job: BullJob): Promise<Delivery | null> {
     const body = await readBody(await this.#client, this.#prefix, job);
     if (!body) return null;
-    return this.#runtime.revive(toDelivery(job.data), body);
+    return this.#core.revive(toDelivery(job.data), body);
   }
 
   #keepFresh(jobId: string, delivery: Delivery, bytes: number): void {
@@ -685,7 +671,7 @@ class BullmqQueue implements ReceiverQueue {
       this.#batchWrites(client);
       await client.del(bodyKey(this.#prefix, jobId));
     } catch (error) {
-      this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not delete the body of a delivery that succeeded from Redis');
+      this.#core.logger.warn({ err: error, id }, 'scrapehook: could not delete the body of a delivery that succeeded from Redis');
     }
   }
 
@@ -694,7 +680,7 @@ class BullmqQueue implements ReceiverQueue {
     try {
       await (await this.#client).pexpire(`${this.#prefix}state:${jobId}`, STATE_KEPT_MS);
     } catch (error) {
-      this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not set the expiry of the import state of a delivery that succeeded in Redis');
+      this.#core.logger.warn({ err: error, id }, 'scrapehook: could not set the expiry of the import state of a delivery that succeeded in Redis');
     }
   }
 
@@ -710,7 +696,7 @@ class BullmqQueue implements ReceiverQueue {
     try {
       await job.updateData({ ...job.data, error: serialize(webhookError) });
     } catch (cause) {
-      this.#runtime.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
+      this.#core.logger.warn({ err: cause, id: job.data.id }, 'scrapehook: could not record the last error of a dead letter in Redis');
     }
     if (job.data.orderKey !== undefined) await this.#leaveLine(job.data.orderKey, job.id, job.data.id);
     this.#dropFresh(job.id);
@@ -723,7 +709,7 @@ class BullmqQueue implements ReceiverQueue {
       }
     }
     this.#deadSinceCount++;
-    this.#runtime.dead(delivery, job.attemptsMade, webhookError);
+    this.#core.report(delivery, { kind: 'dead', attempts: job.attemptsMade, error: webhookError });
   }
 
   /**
@@ -774,7 +760,7 @@ class BullmqQueue implements ReceiverQueue {
       const job = (await this.#queue.getJob(next)) as BullJob | undefined;
       if (job) await promote(job);
     } catch (error) {
-      this.#runtime.logger.warn({ err: error, id }, 'scrapehook: could not hand the orderBy key over to the next delivery; it takes over at its recheck');
+      this.#core.logger.warn({ err: error, id }, 'scrapehook: could not hand the orderBy key over to the next delivery; it takes over at its recheck');
     }
   }
 
@@ -792,7 +778,7 @@ class BullmqQueue implements ReceiverQueue {
       this.#deadSinceCount -= deadBefore;
       this.#addedSinceCount = Math.max(0, this.#addedSinceCount - addedBefore);
     } catch (error) {
-      this.#runtime.logger.warn({ err: error, redis: this.#where }, 'scrapehook: could not read the queue length from Redis');
+      this.#core.logger.warn({ err: error, redis: this.#where }, 'scrapehook: could not read the queue length from Redis');
     }
   }
 }
