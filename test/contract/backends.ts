@@ -40,6 +40,7 @@ export type ContractRow =
   | 'close and drain'
   | 'several receivers on one store'
   | 'checkpoint across a retry'
+  | 'work cut short by close() runs at the next start'
   | 'recovery after a crash'
   | 'checkpoint after a crash'
   | 'instances share the work'
@@ -180,6 +181,7 @@ const memory: Backend = {
   unstored: { status: 500, code: 'internal', retryAfter: false, mayLandLate: false },
   skip: {
     'duplicate after a restart': NO_RESTART,
+    'work cut short by close() runs at the next start': NO_RESTART,
     'recovery after a crash': NO_RESTART,
     'checkpoint after a crash': NO_RESTART,
     'instances share the work': 'memoryStore lives in one process: it has no instances to share with (README: Durability)',

@@ -83,6 +83,9 @@ export class Log<T = string> {
   }
 }
 
+/** Options of {@link Harness.serve}. */
+export type ServeOptions = Partial<ReceiverOptions<FirecrawlProvider>> & { make?: MakeOptions; handlers?: (hooks: Hooks) => void };
+
 /** What each backend's describe block gets. */
 export interface Harness {
   readonly backend: Backend;
@@ -90,9 +93,12 @@ export interface Harness {
   world(): World;
   /**
    * A Firecrawl receiver named `name` (default `firecrawl`) on the world, served over HTTP, closed
-   * after the test. `options` go to createReceiver (FAST_RETRY unless given).
+   * after the test. `options` go to createReceiver (FAST_RETRY unless given). `handlers` registers
+   * handlers right after createReceiver, as an app does: before the receiver re-queues what a
+   * durable backend kept (registering them after an await would let a recovered delivery run
+   * with no handler).
    */
-  serve(world: World, options?: Partial<ReceiverOptions<FirecrawlProvider>> & { make?: MakeOptions }): Promise<Served>;
+  serve(world: World, options?: ServeOptions): Promise<Served>;
   /** `it`, or `it.skip` with the backend's reason when it does not promise `row`. */
   row(row: ContractRow): typeof it;
 }
@@ -129,9 +135,10 @@ export function forEachBackend(title: string, body: (h: Harness) => void): void 
         worlds.push(w);
         return w;
       },
-      async serve(world, { make, ...options } = {}) {
+      async serve(world, { make, handlers, ...options } = {}) {
         const name = options.name ?? 'firecrawl';
         const hooks: Hooks = createReceiver({ provider: firecrawl({ secret: SECRET }), name, retry: FAST_RETRY, ...world.make(name, make), ...options });
+        handlers?.(hooks);
         const server = http.createServer(hooks.nodeHandler());
         await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
         const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
