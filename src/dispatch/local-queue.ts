@@ -35,6 +35,11 @@ export class LocalQueue implements ReceiverQueue {
   /** Per ordering key, the deliveries waiting behind the one that holds the key. */
   readonly #lines = new Map<string, Entry[]>();
   #closing = false;
+  /**
+   * close() gave up waiting (its timeout passed): nothing more runs in this process. A delivery
+   * cut short then is not a failed attempt: it stays as the store has it, and runs at the next start.
+   */
+  #stopped = false;
   #recovered: Promise<void> = Promise.resolve();
   readonly #idleWaiters = new Set<() => void>();
   /** Dead letters kept, for a store without `deadCount()`: counted at start, then kept in step. */
@@ -136,7 +141,10 @@ export class LocalQueue implements ReceiverQueue {
     });
     const drained = await Promise.race([this.onIdle().then(() => true as const), timedOut]);
     clearTimeout(timer);
-    if (drained) this.#queue.clear();
+    // Not drained: the receiver now aborts the running handlers. What they were running, and what
+    // still waits, must not run (and fail at once on the aborted signal) in a closed receiver.
+    if (!drained) this.#stopped = true;
+    this.#queue.clear();
     // The store was given to this receiver: release its file or connection. What did not finish
     // stays unfinished in a durable store and runs at the next start.
     try {
@@ -283,6 +291,8 @@ export class LocalQueue implements ReceiverQueue {
 
   async #failed(entry: Entry, error: WebhookError): Promise<void> {
     const { delivery, attempts } = entry;
+    // Cut short by close() giving up: no retry, no dead letter; it stays unfinished in the store.
+    if (this.#stopped) return;
     // A handler error that says retrying cannot help (an ImportError for a bad token or a job
     // gone) makes a dead letter at once.
     if (attempts >= this.#runtime.attempts || isFinal(error)) {
