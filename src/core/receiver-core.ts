@@ -63,6 +63,8 @@ export class ReceiverCore<P extends AnyProvider> implements DeliveryCore {
   #localState: MemoryImportState | undefined;
   /** Set once close() started: a retry then runs at once rather than wait past the close. */
   #draining = false;
+  /** Set once close() gave up waiting and aborted the handlers: a failure then is not an attempt. */
+  #stopped = false;
   #closed: Promise<void> | undefined;
   /**
    * Deliveries a fetch handler's `waitUntil` was handed, by id: settled once the in-process queue
@@ -165,6 +167,11 @@ export class ReceiverCore<P extends AnyProvider> implements DeliveryCore {
       await this.run(delivery, attempts, claimed.skip, claimed);
       outcome = { kind: 'succeeded', attempts };
     } catch (error) {
+      if (this.#stopped) {
+        // Cut short by close() giving up: not a failed attempt. Nothing is recorded or reported;
+        // the backend keeps the delivery unfinished, and a durable one runs it at the next start.
+        return { kind: 'retry', attempts: claimed.attemptsSoFar, delayMs: 0, error: attemptError(error) };
+      }
       outcome = decide(attemptError(error), attempts, claimed.maxAttempts ?? this.attempts, this, this.#draining);
     }
     // A store that answers synchronously (memory, SQLite) costs no microtask.
@@ -285,6 +292,7 @@ export class ReceiverCore<P extends AnyProvider> implements DeliveryCore {
     if (!drained) {
       const { queued, running } = this.#backend.counts();
       this.logger.error({ queued, running }, 'scrapehook: close() timed out; aborting running handlers');
+      this.#stopped = true;
       this.#caller.abortAll(new WebhookError('handler.timeout', 'The receiver closed before the handler finished'));
     }
     try {

@@ -38,6 +38,11 @@ export class LocalQueue implements Backend<Entry> {
   /** Per ordering key, the deliveries waiting behind the one that holds the key. */
   readonly #lines = new Map<string, Entry[]>();
   #closing = false;
+  /**
+   * close() gave up waiting (its timeout passed): nothing more runs in this process. A delivery
+   * cut short then is not a failed attempt: it stays as the store has it, and runs at the next start.
+   */
+  #stopped = false;
   #recovered: Promise<void> = Promise.resolve();
   readonly #idleWaiters = new Set<() => void>();
   /** Dead letters kept, for a store without `deadCount()`: counted at start, then kept in step. */
@@ -148,7 +153,10 @@ export class LocalQueue implements Backend<Entry> {
   }
 
   async close(drained: boolean): Promise<void> {
-    if (drained) this.#queue.clear();
+    // Not drained: the core is aborting the running handlers. What still waits must not run (and
+    // fail at once on an aborted signal) in a closed receiver: it stays unfinished in the store.
+    if (!drained) this.#stopped = true;
+    this.#queue.clear();
     // The store was given to this receiver: release its file or connection. What did not finish
     // stays unfinished in a durable store and runs at the next start.
     try {
@@ -227,6 +235,7 @@ export class LocalQueue implements Backend<Entry> {
   }
 
   #schedule(entry: Entry): void {
+    if (this.#stopped) return;
     this.#waiting++;
     // #run never rejects, so the promise p-queue answers needs no handler.
     void this.#queue.add(() => this.#run(entry));
