@@ -2,6 +2,10 @@
 //
 //   node bench/profile.mjs <variant> [payload] [--duration S] [--connections N] [--top N] [--interval µs]
 //   node bench/profile.mjs --report <file.cpuprofile> [--top N]
+//   node bench/profile.mjs <variant> [payload] --heap   allocations instead of time: bytes
+//                           allocated per request by function over the timed run, sampled every
+//                           512 bytes, with what the GC collected since (what churns)
+//   node bench/profile.mjs --report <file.heapprofile> [--top N]
 //
 // Runs one server variant under `node --cpu-prof` (profile in .bench/prof/),
 // loads it like bench/run.mjs does (pinned cores, distinct signed bodies), stops
@@ -40,6 +44,7 @@ function parseArgs(argv) {
     else if (a === '--top') opts.top = Number(val());
     else if (a === '--interval') opts.interval = Number(val());
     else if (a === '--report') opts.report = val();
+    else if (a === '--heap') opts.heap = true;
     else if (a === '-h' || a === '--help') opts.help = true;
     else opts.positional.push(a);
   }
@@ -124,6 +129,45 @@ export function analyzeProfile(profile) {
   };
 }
 
+/** Bytes allocated per function (self) from a .heapprofile (sampling heap profiler). */
+export function analyzeHeapProfile(profile) {
+  const fns = new Map();
+  const areas = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const f = node.callFrame;
+    const self = node.selfSize || 0;
+    if (self > 0) {
+      total += self;
+      const name = f.functionName || '(anonymous)';
+      const where = f.url ? `${shortUrl(f.url)}:${f.lineNumber + 1}` : '';
+      const key = `${name}\u0000${where}`;
+      const e = fns.get(key) || { name, where, bytes: 0 };
+      e.bytes += self;
+      fns.set(key, e);
+      const area = areaOf(f);
+      areas.set(area, (areas.get(area) || 0) + self);
+    }
+    for (const child of node.children || []) walk(child);
+  };
+  walk(profile.head);
+  return {
+    totalBytes: total,
+    functions: [...fns.values()].sort((a, b) => b.bytes - a.bytes),
+    areas: [...areas].map(([area, bytes]) => ({ area, bytes })).sort((a, b) => b.bytes - a.bytes),
+  };
+}
+
+export function printHeapProfile(a, { top = 25, requests } = {}) {
+  const per = (b) => (requests ? `${(b / requests).toFixed(0).padStart(7)} B/req` : '');
+  const pct = (b) => ((b / a.totalBytes) * 100).toFixed(1).padStart(6);
+  console.log(`\nallocations sampled: ${(a.totalBytes / 2 ** 20).toFixed(1)} MiB` + (requests ? `; ${requests} requests → ${(a.totalBytes / requests).toFixed(0)} B per request (sampled estimate)` : ''));
+  console.log(`\ntop ${top} functions by bytes allocated (self):`);
+  for (const f of a.functions.slice(0, top)) console.log(`${pct(f.bytes)}%  ${per(f.bytes)}  ${f.name}${f.where ? '  ' + f.where : ''}`);
+  console.log('\nby package / area:');
+  for (const e of a.areas.slice(0, 12)) console.log(`${pct(e.bytes)}%  ${per(e.bytes)}  ${e.area}`);
+}
+
 export function printProfile(a, { top = 25, requests } = {}) {
   const ms = (us) => (us / 1000).toFixed(1);
   const pct = (us, of) => (of > 0 ? ((us / of) * 100).toFixed(1) : '-');
@@ -156,7 +200,9 @@ async function main() {
     `variants: ${Object.keys(variants).join(', ')}\npayloads: ${Object.keys(PAYLOAD_SIZES).join(', ')}`;
   if (opts.help) return console.log(usage);
   if (opts.report) {
-    printProfile(analyzeProfile(JSON.parse(readFileSync(opts.report, 'utf8'))), { top: opts.top });
+    const data = JSON.parse(readFileSync(opts.report, 'utf8'));
+    if (opts.report.endsWith('.heapprofile')) printHeapProfile(analyzeHeapProfile(data), { top: opts.top });
+    else printProfile(analyzeProfile(data), { top: opts.top });
     return;
   }
   const [variant, payload = '2kb'] = opts.positional;
@@ -182,7 +228,8 @@ async function main() {
   const profDir = join(OUT_DIR, 'prof');
   mkdirSync(profDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const profName = `${variant}-${payload}-${stamp}.cpuprofile`;
+  const ext = opts.heap ? 'heapprofile' : 'cpuprofile';
+  const profName = `${variant}-${payload}-${stamp}.${ext}`;
 
   // Enough distinct bodies for a deduplicating receiver over warm-up + run.
   const rate = payload === '2kb' ? 40_000 : 6_000;
@@ -194,7 +241,9 @@ async function main() {
   const server = spawnNode('server.mjs', [variant, payload], {
     core: 0,
     label: `server ${variant}`,
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}`, `--cpu-prof-interval=${opts.interval}`],
+    // Heap: the server samples its own allocations over the timed window (bench/server.mjs).
+    nodeArgs: opts.heap ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}`, `--cpu-prof-interval=${opts.interval}`],
+    env: opts.heap ? { BENCH_HEAP_PROFILE: join(profDir, profName) } : undefined,
   });
   const ready = await waitMessage(server, 'ready', 30_000);
   let id = 0;
@@ -229,14 +278,16 @@ async function main() {
   } catch {
     // Older Node versions ignore --cpu-prof-name: take the newest profile.
     const newest = readdirSync(profDir)
-      .filter((f) => f.endsWith('.cpuprofile'))
+      .filter((f) => f.endsWith(`.${ext}`))
       .map((f) => ({ f, t: statSync(join(profDir, f)).mtimeMs }))
       .sort((a, b) => b.t - a.t)[0];
-    if (!newest) throw new Error(`no .cpuprofile written in ${profDir}`);
+    if (!newest) throw new Error(`no .${ext} written in ${profDir}`);
     file = join(profDir, newest.f);
   }
   console.log(`profile file: ${relative(ROOT, file)} (covers warm-up and run: ${fin.requests} requests in all)`);
-  printProfile(analyzeProfile(JSON.parse(readFileSync(file, 'utf8'))), { top: opts.top, requests: fin.requests });
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  if (opts.heap) printHeapProfile(analyzeHeapProfile(data), { top: opts.top, requests: win.requests });
+  else printProfile(analyzeProfile(data), { top: opts.top, requests: fin.requests });
 }
 
 main().catch((err) => {

@@ -57,6 +57,30 @@ if (typeof variant?.listener !== 'function') {
   process.exit(1);
 }
 
+// BENCH_HEAP_PROFILE=<file>: every allocation of the timed window, sampled every 512 bytes,
+// including objects the GC has collected since (which --heap-prof leaves out): what churns.
+const heapFile = process.env.BENCH_HEAP_PROFILE;
+const heapSampling = heapFile ? await heapSampler() : undefined;
+
+async function heapSampler() {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  return {
+    start: () =>
+      session.post('HeapProfiler.startSampling', {
+        samplingInterval: 512,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      }),
+    async stop(file) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
+
 let requests = 0;
 const listener = variant.listener;
 const server = http.createServer((req, res) => {
@@ -79,11 +103,13 @@ if (!process.send) {
   process.on('message', async (msg) => {
     switch (msg?.type) {
       case 'mark-start':
+        if (heapFile) await heapSampling.start();
         mark = { cpu: process.cpuUsage(), requests, t: performance.now() };
         await send({ type: 'marked' });
         break;
       case 'mark-stop': {
         const cpu = process.cpuUsage(mark?.cpu);
+        if (heapFile) await heapSampling.stop(heapFile);
         await send({
           type: 'window',
           userUs: cpu.user,
