@@ -14,6 +14,7 @@ import { MemoryImportState } from './import/memory-state.ts';
 import { ImportTracker, PROGRESS } from './import/progress.ts';
 import type { ImportState } from './import/types.ts';
 import { memoryStore } from './store/memory-store.ts';
+import { Instruments, withTrace } from './telemetry/instruments.ts';
 import type { Store } from './store/types.ts';
 import type {
   AnyEvent,
@@ -313,7 +314,8 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const warnedMissingParams = new Set<string>();
   const counters = { received: 0, accepted: 0, duplicates: 0, succeeded: 0, retried: 0, dead: 0 };
   const rejected: Record<string, number> = {};
-  const imports = new ImportTracker();
+  const instruments = new Instruments(name, provider);
+  const imports = new ImportTracker(instruments);
   /** Import state for a backend that keeps none, and for `receive()` (no delivery is stored). */
   let localState: MemoryImportState | undefined;
   const importStateOf = (delivery: Delivery, stored: boolean): ImportState =>
@@ -487,12 +489,12 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     attempts,
     dedupeTtlMs,
     logger,
-    run: (delivery, attempt, skip) => run(delivery, attempt, skip),
+    run: (delivery, attempt, skip) => instruments.attempt(run, delivery, attempt, skip),
     async revive(delivery, body) {
       const decoded: unknown = await decodeBody(body.bytes, body.type);
       const result = await payloadSchema(provider, delivery.type).safeParseAsync(decoded);
       if (!result.success) throw payloadInvalid(delivery.type, result.error);
-      return { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: result.data, receivedAt: delivery.receivedAt };
+      return withTrace(delivery, { id: delivery.id, type: delivery.type, provider: delivery.provider, payload: result.data, receivedAt: delivery.receivedAt });
     },
     retryDelay: (attempt) => backoffDelay(attempt, minDelayMs, maxDelayMs),
     orderKey: orderBy
@@ -542,6 +544,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     bodyTimeoutMs,
     logger,
     retryAfterSeconds,
+    instruments,
     isClosing: () => closing !== undefined,
     isFull: () => queue.counts().queued >= maxQueued,
     enqueue(delivery, body, waitUntil) {
