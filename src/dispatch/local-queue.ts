@@ -3,6 +3,7 @@ import { WebhookError } from '../errors.ts';
 import { shownPayload } from '../body/decode-body.ts';
 import { safeError } from '../log.ts';
 import { MemoryImportState } from '../import/memory-state.ts';
+import { withTrace } from '../telemetry/instruments.ts';
 import type { ImportState } from '../import/types.ts';
 import type { Store, StoredDeadLetter, StoredDelivery } from '../store/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
@@ -213,7 +214,7 @@ export class LocalQueue implements ReceiverQueue {
    * validation error and `undefined` is answered.
    */
   async #revive(stored: StoredDelivery): Promise<Delivery | undefined> {
-    const delivery: Delivery = { id: stored.id, type: stored.type, provider: stored.provider, payload: stored.payload, receivedAt: stored.receivedAt };
+    const delivery: Delivery = withTrace(stored, { id: stored.id, type: stored.type, provider: stored.provider, payload: stored.payload, receivedAt: stored.receivedAt });
     if (!stored.body) return delivery;
     try {
       return await this.#runtime.revive(delivery, stored.body);

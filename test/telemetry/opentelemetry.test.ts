@@ -1,9 +1,12 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { apify, bullmqQueue, createReceiver, firecrawl, type AnyProvider, type Receiver } from '../../src/index.ts';
+import { apify, bullmqQueue, createReceiver, firecrawl, sqliteStore, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { apifyDelivery, firecrawlDelivery, sendDelivery, type TestDelivery } from '../../src/testing/index.ts';
 import { fromTraceparent, openTelemetryTracing, toTraceparent } from '../../src/telemetry/opentelemetry.ts';
 import { redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
@@ -135,6 +138,38 @@ describe('openTelemetryTracing() with the in-process queue', () => {
       ['id', 'type', 'provider', 'payload', 'receivedAt', 'attempt'],
       ['id', 'type', 'provider', 'payload', 'receivedAt', 'attempt'],
     ]);
+  });
+
+  it('links an attempt run after a restart to the span that received the delivery, through the SQLite store', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'scrapehook-otel-'));
+    try {
+      const file = path.join(dir, 'hooks.db');
+      // The first process accepted it (tracing on) and stopped before running it.
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const before = sqliteStore({ path: file }).forReceiver('firecrawl');
+      const payload = { success: true, type: 'crawl.started', id: 'job-1', webhookId: 'wh-restart', data: [] };
+      expect(await before.accept({ id: 'wh-restart', type: 'crawl.started', provider: 'firecrawl', payload, receivedAt: new Date(), traceparent }, 60_000)).toBe(true);
+      await before.close();
+
+      const hooks = track(createReceiver({ provider: firecrawl({ secret }), store: sqliteStore({ path: file }), retry: { attempts: 1 } }));
+      openTelemetryTracing(hooks, { tracerProvider: provider });
+      const ran = new Promise<string[]>((resolve) =>
+        hooks.onAny((event) => {
+          resolve(Object.keys(event));
+          throw new Error('fails, to leave a dead letter');
+        }),
+      );
+      // Handlers and dead letters never show it: it is the queue's, not the event's.
+      expect(await ran).not.toContain('traceparent');
+      await hooks.onIdle();
+      const [attempt] = spans('process firecrawl');
+      expect(attempt!.links.map((l) => [l.context.traceId, l.context.spanId])).toEqual([['4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7']]);
+      const [letter] = await hooks.deadLetters();
+      expect(letter!.id).toBe('wh-restart');
+      expect(Object.keys(letter!.event)).not.toContain('traceparent');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses what is not a receiver, and a receiver traced by another provider', () => {
