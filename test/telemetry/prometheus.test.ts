@@ -1,9 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Registry } from 'prom-client';
+import express from 'express';
+import { register, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createReceiver, firecrawl, importRows, sqliteStore, webScraper, webScraperData, type AnyProvider, type Receiver } from '../../src/index.ts';
+import { apify, createReceiver, firecrawl, importRows, sqliteStore, webScraper, webScraperData, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { firecrawlDelivery, sendDelivery, webScraperApiMock, webScraperDelivery, type TestDelivery, type WebScraperApiMock } from '../../src/testing/index.ts';
 import { prometheusMetrics } from '../../src/telemetry/prometheus.ts';
 
@@ -164,5 +165,33 @@ describe('prometheusMetrics()', () => {
     prometheusMetrics(hooks, { registry, prefix: 'hooks_' });
     expect((await send(hooks, firecrawlDelivery({ secret }))).status).toBe(202);
     expect(await value(registry, 'hooks_deliveries_accepted_total')).toBe(1);
+  });
+
+  it('README example: a /metrics route on the default registry shows the receivers', async () => {
+    const secretA = 'whsec-a';
+    const firecrawlHooks = track(createReceiver({ provider: firecrawl({ secret: secretA }) }));
+    const apifyHooks = track(createReceiver({ provider: apify({ token: 'url-token' }) }));
+    const app = express();
+    app.all('/webhooks/firecrawl', firecrawlHooks.middleware());
+    try {
+      // --- as in the README ---
+      prometheusMetrics([firecrawlHooks, apifyHooks], { registry: register }); // your app's registry
+      app.get('/metrics', async (_req, res) => res.type(register.contentType).send(await register.metrics()));
+      // ---
+      expect((await sendDelivery(app, firecrawlDelivery({ secret: secretA }))).status).toBe(202);
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      try {
+        const res = await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}/metrics`);
+        expect(res.headers.get('content-type')).toContain('text/plain');
+        const text = await res.text();
+        expect(text).toContain('scrapehook_deliveries_accepted_total{receiver="firecrawl",provider="firecrawl"} 1');
+        expect(text).toContain('scrapehook_deliveries_accepted_total{receiver="apify",provider="apify"} 0');
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
+      register.clear();
+    }
   });
 });
