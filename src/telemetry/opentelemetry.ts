@@ -1,7 +1,9 @@
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Link, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { context, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Link, type Span, type SpanContext, type Tracer, type TracerProvider } from '@opentelemetry/api';
 import type { Delivery } from '../types.ts';
 import type { Answered, AttemptOutcome, Instruments, RunAttempt, TracingSink } from './instruments.ts';
 import { instrumentsOf, type MonitoredReceiver } from './receivers.ts';
+
+export type { MonitoredReceiver } from './receivers.ts';
 
 /** Options of {@link openTelemetryTracing}. */
 export interface OpenTelemetryTracingOptions {
@@ -138,9 +140,9 @@ const INVALID_SPAN = '0000000000000000';
 
 /** A span context as a W3C `traceparent` (version 00), or `undefined` when it is not valid (no SDK). */
 export function toTraceparent(context: SpanContext): string | undefined {
-  const { traceId, spanId, traceFlags } = context;
-  if (!/^[0-9a-f]{32}$/.test(traceId) || traceId === INVALID_TRACE || !/^[0-9a-f]{16}$/.test(spanId) || spanId === INVALID_SPAN) return undefined;
-  return `00-${traceId}-${spanId}-${(traceFlags & 0xff).toString(16).padStart(2, '0')}`;
+  // The API's no-op spans (no SDK) have the invalid context: nothing to carry.
+  if (!isSpanContextValid(context)) return undefined;
+  return `00-${context.traceId}-${context.spanId}-${(context.traceFlags & 0xff).toString(16).padStart(2, '0')}`;
 }
 
 /**

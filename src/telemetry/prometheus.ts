@@ -4,6 +4,8 @@ import type { ReceiverStats } from '../types.ts';
 import type { AttemptOutcome, Instruments, MetricsSink, RequestOutcome } from './instruments.ts';
 import { instrumentsOf, type MonitoredReceiver } from './receivers.ts';
 
+export type { MonitoredReceiver } from './receivers.ts';
+
 /** Options of {@link prometheusMetrics}. */
 export interface PrometheusMetricsOptions {
   /**
