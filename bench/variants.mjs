@@ -96,6 +96,68 @@ export const variants = {
     return { listener: hooks.nodeHandler(), stats, close: () => closeReceiver(hooks) };
   },
 
+  // ---- Telemetry (issue 13): the same receiver as scrapehook-node, with metrics or tracing on ----
+  // prometheusMetrics() on a registry of its own, scraped every second as a Prometheus would
+  // (every 15 s, usually): the ack histogram is observed per request, counters read at the scrape.
+  'scrapehook-node-metrics': async () => {
+    const { Registry } = await import('prom-client');
+    const { prometheusMetrics } = await import('../dist/telemetry/prometheus.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { hooks, stats } = createBenchReceiver();
+    const registry = prometheusMetrics(hooks, { registry: new Registry() });
+    let scrapes = 0;
+    const timer = setInterval(() => void registry.metrics().then(() => scrapes++), 1000).unref();
+    return {
+      listener: hooks.nodeHandler(),
+      stats: () => ({ ...stats(), scrapes }),
+      close: () => {
+        clearInterval(timer);
+        return closeReceiver(hooks);
+      },
+    };
+  },
+
+  // openTelemetryTracing() with no SDK installed: the API's no-op tracer (what a library user gets
+  // until they start an SDK).
+  'scrapehook-node-otel': async () => {
+    const { openTelemetryTracing } = await import('../dist/telemetry/opentelemetry.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { hooks, stats } = createBenchReceiver();
+    openTelemetryTracing(hooks);
+    return { listener: hooks.nodeHandler(), stats, close: () => closeReceiver(hooks) };
+  },
+
+  // openTelemetryTracing() with the SDK recording every span (AlwaysOn), AsyncLocalStorage context
+  // as NodeSDK sets up, and a batch processor whose exporter only counts: the SDK's own cost
+  // without a collector's network.
+  'scrapehook-node-otel-sdk': async () => {
+    const { context } = await import('@opentelemetry/api');
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const { openTelemetryTracing } = await import('../dist/telemetry/opentelemetry.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    let exported = 0;
+    const exporter = {
+      export(spans, done) {
+        exported += spans.length;
+        done({ code: 0 });
+      },
+      shutdown: async () => {},
+    };
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] });
+    const { hooks, stats } = createBenchReceiver();
+    openTelemetryTracing(hooks, { tracerProvider });
+    return {
+      listener: hooks.nodeHandler(),
+      stats: () => ({ ...stats(), spansExported: exported }),
+      close: async () => {
+        await closeReceiver(hooks);
+        await tracerProvider.shutdown();
+      },
+    };
+  },
+
   'scrapehook-express': async () => {
     const { default: express } = await import('express');
     const { createBenchReceiver } = await import('./provider.mjs');
@@ -284,6 +346,9 @@ export const meta = {
   'express-drain': { baseline: true },
   'express-json': { baseline: true },
   'scrapehook-node': { needsBuild: true, dedupes: true },
+  'scrapehook-node-metrics': { needsBuild: true, dedupes: true },
+  'scrapehook-node-otel': { needsBuild: true, dedupes: true },
+  'scrapehook-node-otel-sdk': { needsBuild: true, dedupes: true },
   'scrapehook-express': { needsBuild: true, dedupes: true },
   'scrapehook-sqlite': { needsBuild: true, dedupes: true },
   'scrapehook-bullmq': { needsBuild: true, dedupes: true },

@@ -10,6 +10,7 @@ import type { RetryOptions } from './dispatch/backoff.ts';
 import type { DedupeOptions } from './dispatch/dedupe.ts';
 import { nonNegativeInteger } from './check-options.ts';
 import { ImportTracker } from './import/progress.ts';
+import { Instruments } from './telemetry/instruments.ts';
 import type { Store } from './store/types.ts';
 import type { AnyEvent, AnyProvider, DeadLetter, ErrorHandler, EventFor, EventPattern, Handler, InvalidDelivery, Logger, ReceiverStats } from './types.ts';
 
@@ -248,8 +249,9 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
   const settings = receiverSettings(options);
   const { provider, name, logger, backend } = settings;
   const handlers = new HandlerRegistry(provider);
-  const imports = new ImportTracker();
-  const core = new ReceiverCore({ ...settings, handlers, imports });
+  const instruments = new Instruments(name, provider);
+  const imports = new ImportTracker(instruments);
+  const core = new ReceiverCore({ ...settings, handlers, imports, instruments });
   core.start();
   const rejected: Record<string, number> = {};
 
@@ -259,6 +261,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
     bodyTimeoutMs: settings.bodyTimeoutMs,
     logger,
     retryAfterSeconds: settings.retryAfterSeconds,
+    instruments,
     counters: core.counters,
     rejected,
     isClosing: () => core.closing,

@@ -211,6 +211,12 @@ export interface Delivery {
   readonly provider: string;
   readonly payload: unknown;
   readonly receivedAt: Date;
+  /**
+   * The W3C trace context (`traceparent` header value) of the span that received it, when tracing
+   * is on (`openTelemetryTracing()`): kept with the delivery by the queue backend, so that the span
+   * of each handler attempt links to it, in whichever process it runs.
+   */
+  readonly traceparent?: string;
 }
 
 /**

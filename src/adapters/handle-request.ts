@@ -7,6 +7,7 @@ import { WebhookError } from '../errors.ts';
 import type { EnqueueResult } from '../core/backend.ts';
 import { payloadInvalid, validate } from '../core/validate.ts';
 import { redactUrl } from '../log.ts';
+import type { Instruments, RequestMark } from '../telemetry/instruments.ts';
 import type { AnyProvider, Delivery, InvalidDelivery, Logger, ReceivedBody, VerifyContext } from '../types.ts';
 
 /** A request as the Express adapter may hand it over: with route params and maybe a body read already. */
@@ -34,6 +35,8 @@ export interface PipelineState {
   enqueue(delivery: Delivery, body: ReceivedBody | undefined, waitUntil?: WaitUntil): EnqueueResult | Promise<EnqueueResult>;
   /** A payload failed its schema: tells the `onInvalid` listeners. */
   invalid(delivery: InvalidDelivery): void;
+  /** Metrics and traces (no-ops until some are attached). */
+  readonly instruments: Instruments;
 }
 
 /**
@@ -67,6 +70,8 @@ interface Incoming {
   /** The whole body, inflated, with the limit enforced while reading. */
   readBody(): Promise<Buffer>;
   readonly waitUntil?: WaitUntil;
+  /** Telemetry of this request, when some is recorded. */
+  mark?: RequestMark | undefined;
 }
 
 /**
@@ -134,6 +139,7 @@ export function createPipeline(state: PipelineState) {
   /** Counts and logs a refused request, and the answer it gets. */
   function failure(incoming: Incoming, error: WebhookError): Answer {
     state.rejected[error.type] = (state.rejected[error.type] ?? 0) + 1;
+    state.instruments.answered(incoming.mark, error.status, error.type);
     const headers: Record<string, string> = { ...JSON_HEADERS };
     if (error.status === 503) headers['retry-after'] = String(state.retryAfterSeconds);
     if (error.status === 405) headers.allow = 'POST';
@@ -155,6 +161,7 @@ export function createPipeline(state: PipelineState) {
   /** The steps every adapter shares, in order: the answer, or a throw of the WebhookError to answer. */
   async function handle(incoming: Incoming, route: RouteMatcher | undefined): Promise<Answer> {
     state.counters.received++;
+    incoming.mark = state.instruments.request();
     if (route !== undefined) {
       const url = incoming.url;
       const mark = url.indexOf('?');
@@ -201,14 +208,17 @@ export function createPipeline(state: PipelineState) {
     const delivery: Delivery = { id, type, provider: provider.name, payload, receivedAt: new Date() };
     // close() may have started while the body was read: accept nothing after the drain began.
     if (state.isClosing()) throw new WebhookError('receiver.closing', 'The receiver is shutting down; retry later');
+    state.instruments.accepting(incoming.mark, delivery);
     const pending = state.enqueue(delivery, keepRawBody ? { bytes: rawBody, type: bodyType } : undefined, incoming.waitUntil);
     const outcome = typeof pending === 'string' ? pending : await pending;
     if (outcome === 'full') throw new WebhookError('queue.full', 'The receiver is overloaded; retry later');
     if (outcome === 'duplicate') {
       state.counters.duplicates++;
+      state.instruments.answered(incoming.mark, 200, undefined);
       return { status: 200, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)},"duplicate":true}` };
     }
     state.counters.accepted++;
+    state.instruments.answered(incoming.mark, 202, undefined);
     return { status: 202, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)}}` };
   }
 
@@ -297,6 +307,8 @@ export function createPipeline(state: PipelineState) {
   return {
     /** The largest body accepted, after inflation, in bytes. */
     limit,
+    /** Where `prometheusMetrics()` and `openTelemetryTracing()` attach. */
+    instruments: state.instruments,
     /** Handles one `node:http` request; never rejects. With `route`, a request for another path is answered 404. */
     node(req: IncomingRequest, res: ServerResponse, route?: RouteMatcher): Promise<void> {
       const deadline = performance.now() + bodyTimeoutMs;

@@ -7,6 +7,7 @@ import { backoffDelay } from '../dispatch/backoff.ts';
 import type { AnyEvent, AnyProvider, Delivery, Logger, ReceivedBody, WebhookEvent } from '../types.ts';
 import type { WaitUntil } from '../adapters/handle-request.ts';
 import type { Backend, Claimed, DeliveryCore, EnqueueResult, Outcome } from './backend.ts';
+import type { Instruments } from '../telemetry/instruments.ts';
 import { HandlerCaller } from './handler-call.ts';
 import type { HandlerRegistry } from './handlers.ts';
 import { attemptError, decide } from './policy.ts';
@@ -28,6 +29,8 @@ export interface CoreSettings<P extends AnyProvider> {
   readonly orderBy: ((event: AnyEvent<P>) => string | undefined) | undefined;
   readonly handlers: HandlerRegistry<P>;
   readonly imports: ImportTracker;
+  /** Metrics and traces around each attempt (no-ops until some are attached). */
+  readonly instruments: Instruments;
   readonly backend: Backend;
   /** Whether the backend runs deliveries in this process after the answer (the in-process queue): `waitUntil` is then handed them. */
   readonly runsHere: boolean;
@@ -164,7 +167,7 @@ export class ReceiverCore<P extends AnyProvider> implements DeliveryCore {
     const attempts = claimed.attemptsSoFar + 1;
     let outcome: Outcome;
     try {
-      await this.run(delivery, attempts, claimed.skip, claimed);
+      await this.#settings.instruments.attempt(this.#run, delivery, attempts, claimed.skip, claimed);
       outcome = { kind: 'succeeded', attempts };
     } catch (error) {
       if (this.#stopped) {
@@ -221,6 +224,10 @@ export class ReceiverCore<P extends AnyProvider> implements DeliveryCore {
     const state = () => (importState ??= this.#importStateOf(delivery.id, claimed));
     return runDelivery(this.#settings.handlers.for(delivery.type), this.#caller, event, state, skip);
   }
+
+  /** `run` for the instruments, bound once. */
+  readonly #run = (delivery: Delivery, attempt: number, skip: Set<unknown> | undefined, claimed: unknown): Promise<void> =>
+    this.run(delivery, attempt, skip, claimed as Claimed);
 
   #importStateOf(id: string, claimed: Claimed | undefined): ImportState {
     return (claimed ? this.#backend.importState?.(claimed) : undefined) ?? (this.#localState ??= new MemoryImportState()).forDelivery(id);

@@ -48,7 +48,9 @@ export async function validPayload(provider: AnyProvider, type: string, body: un
  */
 export async function revive(provider: AnyProvider, delivery: Delivery, body: ReceivedBody): Promise<Delivery> {
   const payload = await validPayload(provider, delivery.type, await decodeBody(body.bytes, body.type));
-  return { id: delivery.id, type: delivery.type, provider: delivery.provider, payload, receivedAt: delivery.receivedAt };
+  const revived: Delivery = { id: delivery.id, type: delivery.type, provider: delivery.provider, payload, receivedAt: delivery.receivedAt };
+  // The trace context of the request that delivered it, so an attempt links to it (telemetry).
+  return delivery.traceparent === undefined ? revived : { ...revived, traceparent: delivery.traceparent };
 }
 
 function trySafeParse(schema: Schema, body: unknown): Parsed | undefined {

@@ -2,6 +2,7 @@ import PQueue from 'p-queue';
 import { shownPayload } from '../body/decode-body.ts';
 import type { Backend, Claimed, DeliveryCore, EnqueueResult, Outcome } from '../core/backend.ts';
 import { serialize } from '../core/policy.ts';
+import { withTrace } from '../telemetry/instruments.ts';
 import type { ImportState } from '../import/types.ts';
 import type { Store, StoredDeadLetter, StoredDelivery } from '../store/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
@@ -307,6 +308,6 @@ export class LocalQueue implements Backend<Entry> {
 
 /** A delivery the store kept, as the core reads it back. */
 function claimedOf(stored: StoredDelivery): Claimed {
-  const delivery: Delivery = { id: stored.id, type: stored.type, provider: stored.provider, payload: stored.payload, receivedAt: stored.receivedAt };
+  const delivery: Delivery = withTrace(stored, { id: stored.id, type: stored.type, provider: stored.provider, payload: stored.payload, receivedAt: stored.receivedAt });
   return stored.body ? { delivery, body: stored.body, attemptsSoFar: stored.attempts } : { delivery, attemptsSoFar: stored.attempts };
 }

@@ -145,6 +145,7 @@ export function importRows<Ref, Row>(source: Source<Ref, Row>, options: ImportRo
           progress.rows = checkpoint.rows;
           progress.bytes = checkpoint.bytes;
           progress.batches = checkpoint.batches;
+          tracker?.written(provider, batch.rows.length, batch.bytes);
           ctx.logger.debug({ ...log, batch: batch.index, firstRow: batch.firstRow, rows: batch.rows.length, bytes: batch.bytes }, 'scrapehook: imported a batch');
         }
         await save({ ...checkpoint, written: true, updatedAt: Date.now() });

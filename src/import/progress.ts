@@ -1,3 +1,4 @@
+import type { Instruments } from '../telemetry/instruments.ts';
 import type { ImportStats } from '../types.ts';
 
 /** How many imports `stats().imports` keeps: the latest. */
@@ -19,6 +20,16 @@ export interface ImportProgress {
  */
 export class ImportTracker {
   readonly #imports = new Map<string, { provider: string; jobId: string; deliveryId: string; progress: ImportProgress }>();
+  readonly #instruments: Pick<Instruments, 'imported'> | undefined;
+
+  constructor(instruments?: Pick<Instruments, 'imported'>) {
+    this.#instruments = instruments;
+  }
+
+  /** A batch of `rows` rows, read as `bytes` bytes from `provider`, was written (for the importer metrics). */
+  written(provider: string, rows: number, bytes: number): void {
+    this.#instruments?.imported(provider, rows, bytes);
+  }
 
   /** Starts (or restarts, for a retry) tracking an import; answers its progress to update. */
   start(provider: string, jobId: string, deliveryId: string, from: { rows: number; bytes: number; batches: number }): ImportProgress {

@@ -298,7 +298,7 @@ class SqliteStoreImpl implements SqliteStore {
     this.#insert = db.prepare(`
       INSERT INTO deliveries (id, type, provider, received_at, state, attempts, error, updated_at, receiver)
       VALUES (?, ?, ?, ?, 'queued', 0, NULL, ?, ?)`);
-    this.#insertContents = db.prepare('INSERT INTO contents (seq, payload, body, body_type) VALUES (?, ?, ?, ?)');
+    this.#insertContents = db.prepare('INSERT INTO contents (seq, payload, body, body_type, traceparent) VALUES (?, ?, ?, ?, ?)');
     this.#update = db.prepare('UPDATE deliveries SET state = ?, attempts = ?, error = ?, updated_at = ? WHERE seq = ?');
     this.#delete = db.prepare('DELETE FROM deliveries WHERE seq = ?');
     this.#deleteId = db.prepare('DELETE FROM dedupe WHERE seq = ?');
@@ -327,7 +327,7 @@ class SqliteStoreImpl implements SqliteStore {
             dedupeSeq = Number(this.#logId.run(delivery.id, now + dedupeTtlMs, receiver).lastInsertRowid);
           }
           const seq = Number(this.#insert.run(delivery.id, delivery.type, delivery.provider, delivery.receivedAt.getTime(), now, receiver).lastInsertRowid);
-          this.#insertContents.run(seq, op.payload, op.body?.bytes ?? null, op.body?.type ?? null);
+          this.#insertContents.run(seq, op.payload, op.body?.bytes ?? null, op.body?.type ?? null, delivery.traceparent ?? null);
           this.#seqs.set(key, seq);
           accepted.push({ key, seq, dedupeSeq });
         } else if (!superseded.has(i)) {

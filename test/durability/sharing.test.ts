@@ -230,7 +230,7 @@ describe('one SQLite file for several receivers', () => {
     await a.close();
     await b.close();
     const reopened = new Sqlite(path, { readonly: true });
-    expect(reopened.pragma('user_version', { simple: true })).toBe(5);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(6);
     reopened.close();
   });
 });

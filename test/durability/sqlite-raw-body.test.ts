@@ -151,7 +151,7 @@ describe('sqliteStore() keeping bodies as received', () => {
     expect(payloads).toEqual(version === 2 ? [payload, SHOUTED] : [payload]);
     await hooks.close();
     const reopened = new Sqlite(path, { readonly: true });
-    expect(reopened.pragma('user_version', { simple: true })).toBe(5);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(6);
     // Nothing of the old layout is left in the rows that state changes rewrite.
     const columns = (reopened.prepare('PRAGMA table_info(deliveries)').all() as { name: string }[]).map((c) => c.name);
     expect(columns).not.toContain('payload');

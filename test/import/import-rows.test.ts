@@ -307,7 +307,7 @@ describe('import state in sqliteStore()', () => {
     expect(writer.calls).toEqual([0, 1, 2]);
     await hooks.close();
     const reopened = new Sqlite(path, { readonly: true });
-    expect(reopened.pragma('user_version', { simple: true })).toBe(5);
+    expect(reopened.pragma('user_version', { simple: true })).toBe(6);
     // Succeeded with retention 0: the delivery and its checkpoint are gone.
     expect(reopened.prepare('SELECT COUNT(*) FROM import_values').pluck().get()).toBe(0);
     reopened.close();

@@ -66,13 +66,16 @@ describe('the npm package', () => {
     const script = `
       const main = require('scrapehook');
       const testing = require('scrapehook/testing');
-      const loadedBefore = Object.keys(require.cache).some((file) => file.includes('fastify-plugin'));
+      const loaded = (name) => Object.keys(require.cache).some((file) => file.includes(name));
+      const loadedBefore = ['fastify-plugin', 'prom-client', '@opentelemetry'].filter(loaded);
       const fastify = require('scrapehook/fastify');
-      console.log(JSON.stringify([typeof main.createReceiver, typeof main.firecrawl, typeof testing.firecrawlDelivery, typeof fastify.scrapehookFastify, loadedBefore]));
+      const prometheus = require('scrapehook/prometheus');
+      const opentelemetry = require('scrapehook/opentelemetry');
+      console.log(JSON.stringify([typeof main.createReceiver, typeof main.firecrawl, typeof testing.firecrawlDelivery, typeof fastify.scrapehookFastify, typeof prometheus.prometheusMetrics, typeof opentelemetry.openTelemetryTracing, loadedBefore]));
     `;
     const { stdout } = await run(process.execPath, ['-e', script], { cwd: stage });
-    // scrapehook/fastify is a subpath: the main entry loads nothing of Fastify's.
-    expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function', 'function', false]);
+    // scrapehook/fastify, /prometheus and /opentelemetry are subpaths: the main entry loads nothing of their peers.
+    expect(JSON.parse(stdout)).toEqual(['function', 'function', 'function', 'function', 'function', 'function', []]);
     const pkg = JSON.parse(readFileSync(path.join(stage, 'package.json'), 'utf8')) as { type: string; engines: { node: string } };
     expect(pkg.type).toBe('module');
   });

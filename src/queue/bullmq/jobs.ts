@@ -53,6 +53,8 @@ export interface JobData {
   readonly orderKey?: string;
   /** The last error, written when the delivery became a dead letter. */
   readonly error?: SerializedError;
+  /** The W3C trace context of the span that received it (tracing on); absent otherwise and in older jobs. */
+  readonly traceparent?: string;
 }
 
 export function toJobData(delivery: Delivery, orderKey: string | undefined, body: ReceivedBodyType | undefined, receiver?: string): JobData {
@@ -63,11 +65,13 @@ export function toJobData(delivery: Delivery, orderKey: string | undefined, body
   if (body === undefined) data.payload = delivery.payload;
   else data.body = body;
   if (orderKey !== undefined) data.orderKey = orderKey;
+  if (delivery.traceparent !== undefined) data.traceparent = delivery.traceparent;
   return data;
 }
 
 export function toDelivery(data: JobData): Delivery {
-  return { id: data.id, type: data.type, provider: data.provider, payload: data.payload, receivedAt: new Date(data.receivedAt) };
+  const delivery: Delivery = { id: data.id, type: data.type, provider: data.provider, payload: data.payload, receivedAt: new Date(data.receivedAt) };
+  return typeof data.traceparent === 'string' ? { ...delivery, traceparent: data.traceparent } : delivery;
 }
 
 /**
@@ -130,7 +134,9 @@ export function toDeadLetter(job: BullJob): DeadLetter {
     message: job.failedReason || 'unknown error',
     ...(job.stacktrace?.length ? { stack: job.stacktrace[job.stacktrace.length - 1]! } : {}),
   };
-  return { id: job.data.id, event: { ...toDelivery(job.data), attempt: attempts }, error, attempts };
+  // The trace context is the queue's business, not part of the event a dead letter shows.
+  const { traceparent: _traceparent, ...delivery } = toDelivery(job.data);
+  return { id: job.data.id, event: { ...delivery, attempt: attempts }, error, attempts };
 }
 
 /** The dead letters (failed jobs), oldest first. */

@@ -7,7 +7,7 @@ import type { DeliveryState, StoredDeadLetter, StoredDelivery } from '../types.t
 export type Database = BetterSqlite3.Database;
 
 /** The schema version this code writes; bumped with each migration. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 const require = createRequire(import.meta.url);
 
@@ -187,7 +187,9 @@ function migrate(db: Database, path: string): void {
       `);
     }
     // 5: import state (checkpoints of importRows, sets of ids).
-    db.exec(IMPORT_TABLES);
+    if (version < 5) db.exec(IMPORT_TABLES);
+    // 6: the W3C trace context of the span that received a delivery (tracing on), for the spans of its attempts to link to.
+    if (version < 6) db.exec('ALTER TABLE contents ADD COLUMN traceparent TEXT');
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }
@@ -206,10 +208,11 @@ export interface DeliveryRow {
   error: string | null;
   body: Buffer | null;
   body_type: ReceivedBodyType | null;
+  traceparent: string | null;
 }
 
 export const SELECT_DELIVERY =
-  'SELECT seq, receiver, id, type, provider, payload, received_at, state, attempts, error, body, body_type FROM deliveries JOIN contents USING (seq)';
+  'SELECT seq, receiver, id, type, provider, payload, received_at, state, attempts, error, body, body_type, traceparent FROM deliveries JOIN contents USING (seq)';
 
 export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
   const stored: {
@@ -225,11 +228,13 @@ export function toStoredDelivery(row: DeliveryRow): StoredDelivery {
   };
   if (row.error !== null) stored.error = JSON.parse(row.error) as SerializedError;
   if (row.body !== null) stored.body = { bytes: row.body, type: row.body_type ?? 'json' };
+  if (row.traceparent !== null) stored.traceparent = row.traceparent;
   return stored;
 }
 
 export function toDeadLetter(row: DeliveryRow): StoredDeadLetter {
-  const { state: _state, attempts, error, body, ...delivery } = toStoredDelivery(row);
+  // The trace context is the queue's business, not part of the event a dead letter shows.
+  const { state: _state, attempts, error, body, traceparent: _traceparent, ...delivery } = toStoredDelivery(row);
   const letter = {
     id: row.id,
     event: { ...delivery, attempt: attempts },

@@ -5,6 +5,7 @@ import { ReceiverCore } from '../../../src/core/receiver-core.ts';
 import { WebhookError } from '../../../src/errors.ts';
 import { ImportTracker } from '../../../src/import/progress.ts';
 import type { ImportState } from '../../../src/import/types.ts';
+import { Instruments } from '../../../src/telemetry/instruments.ts';
 import type { Delivery, Logger } from '../../../src/types.ts';
 import { pageEvent, testProvider } from '../../helpers/test-provider.ts';
 
@@ -79,6 +80,7 @@ function setup(options: { attempts?: number; handlerTimeoutMs?: number } = {}) {
     orderBy: undefined,
     handlers,
     imports: new ImportTracker(),
+    instruments: new Instruments('test', provider),
     backend,
     runsHere: true,
   });
