@@ -5,6 +5,7 @@ import { routeMatcher } from '../../../src/adapters/route.ts';
 import type { EnqueueResult } from '../../../src/core/backend.ts';
 import { defineProvider, secretToken, type AnyProvider, type Delivery, type InvalidDelivery, type Logger, type ReceivedBody } from '../../../src/index.ts';
 import { safeLogger } from '../../../src/log.ts';
+import { Instruments } from '../../../src/telemetry/instruments.ts';
 import { pageEvent, signed, testProvider } from '../../helpers/test-provider.ts';
 
 interface Logged {
@@ -29,14 +30,17 @@ function setup(options: { provider?: AnyProvider; enqueue?: (delivery: Delivery)
       void logged.push({ level, obj: obj as Record<string, unknown>, msg: msg ?? '' });
   // As createReceiver does: the pipeline is handed the user's logger wrapped by safeLogger.
   const logger: Logger = safeLogger({ debug: () => {}, info: () => {}, warn: record('warn'), error: record('error') });
+  const provider = options.provider ?? testProvider();
   const state: PipelineState = {
-    provider: options.provider ?? testProvider(),
+    provider,
     limit: 1024 * 1024,
     bodyTimeoutMs: 10_000,
     logger,
     retryAfterSeconds: 7,
     counters: { received: 0, accepted: 0, duplicates: 0 },
     rejected: {},
+    // As createReceiver makes them: with no metrics sink nor tracer attached, they record nothing.
+    instruments: new Instruments('test', provider),
     isClosing() {
       calls.push('isClosing');
       return flags.closing;
