@@ -15,7 +15,7 @@ import { pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
  * The store fsyncs its write-ahead log with `fs.fdatasync`: the seam where a disk reports an I/O
  * error. Everything else (the file, SQLite, the commit) is real.
  */
-const disk = vi.hoisted(() => ({ failingSyncs: 0, syncs: 0, hold: false, release: undefined as (() => void) | undefined }));
+const disk = vi.hoisted(() => ({ failingSyncs: 0, syncs: 0, hold: false, release: undefined as (() => void) | undefined, onHold: undefined as (() => void) | undefined }));
 vi.mock('node:fs', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs')>();
   const fdatasync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void): void => {
@@ -23,7 +23,10 @@ vi.mock('node:fs', async (importOriginal) => {
     if (disk.failingSyncs > 0) {
       disk.failingSyncs--;
       const error = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' });
-      if (disk.hold) disk.release = () => callback(error);
+      if (disk.hold) {
+        disk.release = () => callback(error);
+        disk.onHold?.();
+      }
       else process.nextTick(callback, error);
       return;
     }
@@ -45,6 +48,7 @@ beforeEach(() => {
   disk.failingSyncs = 0;
   disk.hold = false;
   disk.release = undefined;
+  disk.onHold = undefined;
 });
 
 afterEach(async () => {
@@ -100,12 +104,14 @@ describe('sqliteStore() when the disk fails', () => {
     const d = delivery();
     disk.failingSyncs = 1;
     disk.hold = true;
+    const held = new Promise<void>((resolve) => (disk.onHold = resolve));
     const original = s.accept(d, TTL);
     original.catch(() => {});
-    await vi.waitFor(() => expect(disk.release).toBeDefined());
+    await held;
     // Committed while the original's fsync runs: a duplicate, waiting for the next fsync.
     const copy = s.accept(d, TTL);
     copy.catch(() => {});
+    // The store commits an accept on the next turn of the event loop (setImmediate): let it.
     await new Promise((resolve) => setImmediate(resolve));
     disk.release!();
     await expect(original).rejects.toThrow(/EIO/);

@@ -83,12 +83,10 @@ describe('examples/demo-app.ts', () => {
     expect((await sendDelivery(base, webScraperDelivery({ token: 'wrong' }))).status).toBe(401);
 
     // The import runs from the queue after the 202: /healthz shows it once its rows are in.
-    await vi.waitFor(async () => {
-      expect((await healthz(base)).imports).toEqual([
-        { provider: 'webscraper', jobId: '1234', state: 'done', rows: DEMO_MOCK_ROWS, batches: Math.ceil(DEMO_MOCK_ROWS / DEMO_BATCH_SIZE), bytes: expect.any(Number) },
-      ]);
-    });
     await Promise.all(Object.values(demo.receivers).map((hooks) => hooks.onIdle()));
+    expect((await healthz(base)).imports).toEqual([
+      { provider: 'webscraper', jobId: '1234', state: 'done', rows: DEMO_MOCK_ROWS, batches: Math.ceil(DEMO_MOCK_ROWS / DEMO_BATCH_SIZE), bytes: expect.any(Number) },
+    ]);
 
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const events = parsed.filter((entry) => 'type' in entry) as { provider: string; type: string; id: string }[];
@@ -122,10 +120,8 @@ describe('examples/demo-app.ts', () => {
       sendDelivery(base, webScraperDelivery({ token: env.WEBSCRAPER_WEBHOOK_TOKEN, type, payload: { scrapingjob_id: id } }));
     expect((await send('scrapingjob.failed', '31')).status).toBe(202);
     expect((await send('scrapingjob.stopped', '9876543')).status).toBe(202);
-    await vi.waitFor(async () => {
-      expect((await healthz(base)).imports).toEqual([expect.objectContaining({ jobId: '9876543', state: 'done', rows: DEMO_MOCK_ROWS })]);
-    });
     await demo.receivers.webscraper.onIdle();
+    expect((await healthz(base)).imports).toEqual([expect.objectContaining({ jobId: '9876543', state: 'done', rows: DEMO_MOCK_ROWS })]);
     expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => !('type' in entry))).toEqual(batchLines(9876543, DEMO_MOCK_ROWS));
   });
 
@@ -163,10 +159,8 @@ describe('examples/demo-app.ts', () => {
       await api.close();
     };
     expect((await sendDelivery(base, webScraperDelivery({ token: env.WEBSCRAPER_WEBHOOK_TOKEN }))).status).toBe(202);
-    await vi.waitFor(async () => {
-      expect((await healthz(base)).imports).toEqual([expect.objectContaining({ jobId: '1234', state: 'failed', rows: 0 })]);
-    });
     await demo.receivers.webscraper.onIdle();
+    expect((await healthz(base)).imports).toEqual([expect.objectContaining({ jobId: '1234', state: 'failed', rows: 0 })]);
     expect(demo.receivers.webscraper.stats().dead).toBe(1);
     expect(lines.join('\n')).toMatch(/^error scrapehook: a delivery failed for good .*job 1234 .*401/m);
     expect(lines.join('\n')).not.toContain('wrong-token-0b7e55');
@@ -236,9 +230,13 @@ describe('examples/demo-app.ts', () => {
     expect((await sendDelivery(demo.url, delivery)).status).toBe(202);
     const last = batchLines(777001, DEMO_MOCK_ROWS).at(-1)!;
     await demo.waitForStdout(new RegExp(`^${JSON.stringify(last).replace(/[{}]/g, '\\$&')}$`, 'm'));
-    await vi.waitFor(async () => {
-      expect((await healthz(demo.url)).imports).toEqual([expect.objectContaining({ provider: 'webscraper', jobId: '777001', state: 'done', rows: DEMO_MOCK_ROWS })]);
-    });
+    // The last batch is written just before its import is marked done: in another process, so /healthz is polled.
+    await vi.waitFor(
+      async () => {
+        expect((await healthz(demo.url)).imports).toEqual([expect.objectContaining({ provider: 'webscraper', jobId: '777001', state: 'done', rows: DEMO_MOCK_ROWS })]);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
   });
 
   it('npm start with WEBSCRAPER_API_URL and WEBSCRAPER_API_TOKEN imports from that API with that token, and never prints the token', async () => {
@@ -254,9 +252,12 @@ describe('examples/demo-app.ts', () => {
     const delivery = webScraperDelivery({ token: demo.exported.WEBSCRAPER_WEBHOOK_TOKEN!, payload: { scrapingjob_id: '4321' } });
     expect((await sendDelivery(demo.url, delivery)).status).toBe(202);
     await demo.waitForStdout(/^\{"provider":"webscraper","jobId":"4321","batch":0,"rows":3\}$/m);
-    await vi.waitFor(async () => {
-      expect((await healthz(demo.url)).imports).toEqual([expect.objectContaining({ jobId: '4321', state: 'done', rows: 3, batches: 1 })]);
-    });
+    await vi.waitFor(
+      async () => {
+        expect((await healthz(demo.url)).imports).toEqual([expect.objectContaining({ jobId: '4321', state: 'done', rows: 3, batches: 1 })]);
+      },
+      { timeout: 15_000, interval: 20 },
+    );
     expect(api.requestsWith(apiToken).map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v1/scraping-job/4321/json']);
     expect(api.deleted.size).toBe(0); // the demo never deletes a job
     expect(demo.stdout()).not.toContain(apiToken);

@@ -4,6 +4,7 @@ import { ImportError } from '../../src/import/errors.ts';
 import type { Batch } from '../../src/import/types.ts';
 import { apifyApiMock, type ApifyApiMock, type ApifyApiMockOptions } from '../../src/testing/index.ts';
 import type { Logger } from '../../src/types.ts';
+import { receivedRequests } from '../helpers/mock-requests.ts';
 
 const token = 'apify_secret_token_123';
 let api: ApifyApiMock;
@@ -169,10 +170,7 @@ describe('apifyItems', () => {
     await start({ d1: rows(50) }, [{ path: '/items', fault: { kind: 'stall' } }]);
     const controller = new AbortController();
     const reading = collect(source().read({ datasetId: 'd1' }, { signal: controller.signal }));
-    await new Promise<void>((resolve) => {
-      const check = () => (api.requests.length > 0 ? resolve() : setTimeout(check, 5));
-      check();
-    });
+    await receivedRequests(api, 1);
     controller.abort(new Error('handler timed out'));
     await expect(reading).rejects.toThrow('handler timed out');
   });

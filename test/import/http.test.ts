@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ImportError } from '../../src/import/errors.ts';
 import { httpOpen, httpText, parseRetryAfter, retryDownload, openOnce, type HttpCall } from '../../src/import/http.ts';
 import { webScraperApiMock, type WebScraperApiMock } from '../../src/testing/index.ts';
+import { receivedRequests } from '../helpers/mock-requests.ts';
 import { recorder } from '../helpers/recorder.ts';
 
 const token = 'wsc-secret-token-123';
@@ -110,7 +111,7 @@ describe('import http', () => {
     const controller = new AbortController();
     const waiting = httpText(call('scraping-job/7', { signal: controller.signal, retry: { minDelayMs: 60_000, maxDelayMs: 60_000 } })).catch((e: unknown) => e);
     const stalled = httpText(call('scraping-job/7/json', { signal: controller.signal, retry: { stallTimeoutMs: 60_000 } })).catch((e: unknown) => e);
-    while (api.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await receivedRequests(api, 2);
     controller.abort(new Error('closing'));
     expect(await waiting).toMatchObject({ message: 'closing' });
     expect(await stalled).toMatchObject({ message: 'closing' });

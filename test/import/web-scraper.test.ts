@@ -3,6 +3,7 @@ import { ImportError } from '../../src/import/errors.ts';
 import type { Batch } from '../../src/import/types.ts';
 import { webScraperData, type WebScraperDataOptions } from '../../src/import/web-scraper.ts';
 import { webScraperApiMock, type MockFault, type WebScraperApiMock } from '../../src/testing/index.ts';
+import { receivedRequests } from '../helpers/mock-requests.ts';
 import { recorder } from '../helpers/recorder.ts';
 
 const apiToken = 'wsc-Secret+Token/123';
@@ -85,7 +86,7 @@ describe('webScraperData', () => {
     expect(orders(await collect(source().read({ jobId: 7 })))).toEqual(expected(25));
     now = 500; // the second call is over the limit until the window ends
     const reading = collect(source().read({ jobId: 7 }));
-    while (api!.requests.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await receivedRequests(api!, 2); // the second was answered 429 at now = 500
     now = 1000;
     expect(orders(await reading)).toEqual(expected(25));
     expect(api!.requests.length).toBe(3);

@@ -116,10 +116,15 @@ describe('retries and dead letters', () => {
       }
     });
     const dead: string[] = [];
-    hooks.onError((error, event) => void dead.push(`${event.id}:${error.type}`));
+    const firstDead = deferred<void>();
+    hooks.onError((error, event) => {
+      dead.push(`${event.id}:${error.type}`);
+      firstDead.resolve();
+    });
     await deliver(pageEvent({ webhookId: 'hang-1' }));
     await deliver(pageEvent({ webhookId: 'fast' }));
-    await vi.waitFor(() => expect(dead).toEqual(['hang-1:handler.timeout']), { interval: 5 });
+    await firstDead.promise;
+    expect(dead).toEqual(['hang-1:handler.timeout']);
     // Started after that timeout: each runs against its own deadline.
     await deliver(pageEvent({ webhookId: 'hang-2' }));
     await deliver(pageEvent({ webhookId: 'slow-ok' }));
@@ -296,6 +301,7 @@ describe('orderBy', () => {
     const { hooks, deliver } = setup({ concurrency: 4, orderBy: (event) => (event.payload as { id: string }).id });
     const log: string[] = [];
     const gate = deferred();
+    const bRan = deferred();
     let running = 0;
     let maxRunningA = 0;
     hooks.on('crawl.*', async (event) => {
@@ -303,13 +309,16 @@ describe('orderBy', () => {
       if (key === 'A') maxRunningA = Math.max(maxRunningA, ++running);
       if (event.type === 'crawl.started' && key === 'A') await gate.promise;
       log.push(`${key}:${event.type}`);
+      if (key === 'B') bRan.resolve();
       if (key === 'A') running--;
     });
     await deliver({ type: 'crawl.started', id: 'A', webhookId: 'a1' });
     await deliver(pageEvent({ id: 'A' }));
     await deliver({ type: 'crawl.completed', id: 'A', webhookId: 'a3' });
     await deliver({ type: 'crawl.started', id: 'B', webhookId: 'b1' });
-    await vi.waitFor(() => expect(log).toEqual(['B:crawl.started']));
+    // B runs while A's first event holds its key: A's later events wait behind it, B does not.
+    await bRan.promise;
+    expect(log).toEqual(['B:crawl.started']);
     gate.resolve();
     await hooks.onIdle();
     expect(log).toEqual(['B:crawl.started', 'A:crawl.started', 'A:crawl.page', 'A:crawl.completed']);

@@ -91,14 +91,17 @@ describe('webScraper() authentication', () => {
 
 /**
  * Sends as Web Scraper Cloud does: up to 3 attempts, retrying when no 2xx came back in time or the
- * status is >= 300, after 5 s and then 10 s; each attempt waits 10 s. Times are scaled down 1000x.
+ * status is >= 300, after 5 s and then 10 s; each attempt waits 10 s. The delays are scaled down
+ * 1000x. The wait of each attempt is `timeoutsMs[attempt - 1]`: a short one where the test's network
+ * swallows the answer (it never comes, so any wait ends the same), a long one where an answer comes,
+ * so that a slow machine does not turn it into a timeout.
  */
-async function sendLikeWebScraperCloud(server: http.Server, delivery: TestDelivery): Promise<(number | 'timeout')[]> {
+async function sendLikeWebScraperCloud(server: http.Server, delivery: TestDelivery, timeoutsMs: readonly number[]): Promise<(number | 'timeout')[]> {
   const retryDelaysMs = [5, 10];
   const outcomes: (number | 'timeout')[] = [];
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      const res = await sendDelivery(server, delivery, { timeoutMs: 200 });
+      const res = await sendDelivery(server, delivery, { timeoutMs: timeoutsMs[attempt - 1]! });
       outcomes.push(res.status);
       if (res.status < 300) break;
     } catch {
@@ -136,7 +139,8 @@ describe("webScraper() and the sender's retries", () => {
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {
-      const outcomes = await sendLikeWebScraperCloud(server, webScraperDelivery({ token: TOKEN }));
+      // The first answer never arrives: its wait ends the same however long it is.
+      const outcomes = await sendLikeWebScraperCloud(server, webScraperDelivery({ token: TOKEN }), [100, 10_000, 10_000]);
       expect(outcomes).toEqual(['timeout', 502, 200]);
     } finally {
       server.closeAllConnections();

@@ -7,7 +7,7 @@ import { ImportTracker } from '../../../src/import/progress.ts';
 import type { ImportState } from '../../../src/import/types.ts';
 import { Instruments } from '../../../src/telemetry/instruments.ts';
 import type { Delivery, Logger } from '../../../src/types.ts';
-import { pageEvent, testProvider } from '../../helpers/test-provider.ts';
+import { deferred, pageEvent, testProvider } from '../../helpers/test-provider.ts';
 
 /** A backend that only records what the core asks of it. */
 class FakeBackend implements Backend {
@@ -106,9 +106,14 @@ describe('ReceiverCore.attempt(): the state machine', () => {
     on((event) => void seen.push(event.attempt));
     const d = delivery();
     let release!: () => void;
-    backend.recordResult = () => new Promise<void>((resolve) => (release = resolve));
+    const recording = deferred();
+    backend.recordResult = () => {
+      recording.resolve();
+      return new Promise<void>((resolve) => (release = resolve));
+    };
     const answered = core.attempt({ delivery: d, attemptsSoFar: 1 });
-    await vi.waitFor(() => expect(backend.recorded).toHaveLength(1));
+    await recording.promise;
+    expect(backend.recorded).toHaveLength(1);
     // Reported only once recorded: a platform told "done" must find it recorded.
     expect(core.counters.succeeded).toBe(0);
     release();
@@ -142,7 +147,8 @@ describe('ReceiverCore.attempt(): the state machine', () => {
     on(() => {
       throw new Error('database down');
     });
-    const onError = vi.fn();
+    const reported = deferred();
+    const onError = vi.fn((..._args: unknown[]) => reported.resolve());
     handlers.subscribe(handlers.error, onError);
     const d = delivery();
     const outcome = await core.attempt({ delivery: d, attemptsSoFar: 2 });
@@ -150,7 +156,8 @@ describe('ReceiverCore.attempt(): the state machine', () => {
     expect(backend.recorded[0]![1]).toBe(outcome);
     expect(core.counters.dead).toBe(1);
     expect(lines.some((l) => l.level === 'error' && l.msg.includes('is now a dead letter'))).toBe(true);
-    await vi.waitFor(() => expect(onError).toHaveBeenCalledOnce());
+    await reported.promise;
+    expect(onError).toHaveBeenCalledOnce();
     const [error, event] = onError.mock.calls[0]!;
     expect(error).toMatchObject({ type: 'handler.failed' });
     expect(event).toMatchObject({ id: d.id, type: 'crawl.page', attempt: 3 });
@@ -300,11 +307,13 @@ describe('ReceiverCore.close(): drain with a timeout', () => {
 describe('ReceiverCore.report()', () => {
   it('reports a dead letter its backend’s engine decided, as one decided here', async () => {
     const { core, handlers } = setup();
-    const onError = vi.fn();
+    const reported = deferred();
+    const onError = vi.fn((..._args: unknown[]) => reported.resolve());
     handlers.subscribe(handlers.error, onError);
     core.report(delivery(), { kind: 'dead', attempts: 2, error: new WebhookError('handler.failed', 'stalled') });
     expect(core.counters.dead).toBe(1);
-    await vi.waitFor(() => expect(onError).toHaveBeenCalledOnce());
+    await reported.promise;
+    expect(onError).toHaveBeenCalledOnce();
     expect(onError.mock.calls[0]![1]).toMatchObject({ attempt: 2 });
   });
 });

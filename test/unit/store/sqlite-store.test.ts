@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { sqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store.ts';
-import { countStates, openDatabase, requeueDeadLetters } from '../../src/store/sqlite/database.ts';
-import type { StoredDelivery } from '../../src/store/types.ts';
-import type { Delivery } from '../../src/types.ts';
+import { sqliteStore, type SqliteStore, type SqliteStoreOptions } from '../../../src/store/sqlite-store.ts';
+import { countStates, openDatabase, requeueDeadLetters } from '../../../src/store/sqlite/database.ts';
+import type { StoredDelivery } from '../../../src/store/types.ts';
+import type { Delivery } from '../../../src/types.ts';
 
 const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const TTL = 60_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bodyTypeOf, decodeForm, decodeJson, decodeUtf8, utf8, UTF8_DECODER } from '../../src/body/decode-body.ts';
+import { bodyTypeOf, decodeForm, decodeJson, decodeUtf8, utf8, UTF8_DECODER } from '../../../src/body/decode-body.ts';
 
 describe('utf8()', () => {
   it('decodes large non-ASCII bodies exactly like Buffer#toString', () => {

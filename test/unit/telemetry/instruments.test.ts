@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { firecrawl } from '../../src/index.ts';
-import { Instruments, type MetricsSink } from '../../src/telemetry/instruments.ts';
-import type { Delivery } from '../../src/types.ts';
+import { firecrawl } from '../../../src/index.ts';
+import { Instruments, type MetricsSink } from '../../../src/telemetry/instruments.ts';
+import type { Delivery } from '../../../src/types.ts';
 
 const delivery: Delivery = { id: 'wh-1', type: 'crawl.page', provider: 'firecrawl', payload: {}, receivedAt: new Date() };
 
