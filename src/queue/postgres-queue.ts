@@ -544,13 +544,17 @@ function unavailable(cause?: unknown): WebhookError {
   return new WebhookError('queue.unavailable', 'The queue is unavailable (PostgreSQL does not answer); retry later', cause === undefined ? undefined : { cause });
 }
 
-/** Socket errors, and PostgreSQL's "connection exception", "operator intervention" and "too many connections". */
+/**
+ * Socket errors, and PostgreSQL's "connection exception" (08), "invalid authorization" (28: a
+ * password changed under a running receiver), "operator intervention" (57P0x: shutting down,
+ * restarting) and "too many connections": the sender should retry later.
+ */
 const DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EAI_AGAIN', '53300', '57P01', '57P02', '57P03']);
 
 /** Whether an error means PostgreSQL cannot be reached (503), rather than a fault of ours (500). */
 export function isUnavailable(error: unknown): boolean {
   const e = error as { code?: unknown; message?: unknown; errors?: unknown } | undefined;
-  if (typeof e?.code === 'string' && (DOWN_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  if (typeof e?.code === 'string' && (DOWN_CODES.has(e.code) || e.code.startsWith('08') || e.code.startsWith('28'))) return true;
   if (Array.isArray(e?.errors) && e.errors.some(isUnavailable)) return true;
   const message = typeof e?.message === 'string' ? e.message : '';
   return /Connection terminated|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery)/i.test(message);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'vitest';
@@ -9,6 +9,9 @@ import { freePort } from './redis.ts';
  * A throwaway PostgreSQL server for one test file: `initdb` in a temp dir, `postgres` on a free
  * port of 127.0.0.1 with trust authentication and fsync off, removed when stopped. Tests never
  * touch a server that happens to run on the machine (5432).
+ *
+ * Members of the role `password_required` (if a test creates it) must authenticate with their
+ * password; everyone else is trusted.
  *
  * Run as root (CI), the server runs as the `postgres` OS user (PostgreSQL refuses root), in a temp
  * dir it owns.
@@ -100,6 +103,10 @@ export async function startPostgres(): Promise<PostgresServer> {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`initdb failed: ${init.error?.message ?? init.stderr}`);
   }
+  // Trust for everyone, except members of the role `password_required` (which a test creates to
+  // see real password authentication): they must give their password (SCRAM).
+  const hba = join(data, 'pg_hba.conf');
+  writeFileSync(hba, `host all +password_required 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
   let lastError: unknown;
   // Another process may take the port between freePort() and the server's bind: try again then.
   for (let attempt = 0; attempt < 3; attempt++) {
