@@ -347,7 +347,7 @@ class PostgresQueue implements Backend<PgClaim> {
    * on its queue, keep their state apart.
    */
   importState(claim: PgClaim): ImportState {
-    return this.#jobs.importState(claim.job.jobId);
+    return this.#jobs.importState(claim.job.jobId, claim.delivery.id);
   }
 
   /**

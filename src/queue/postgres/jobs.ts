@@ -136,7 +136,7 @@ function ownTables(s: string): string {
       seq bigserial PRIMARY KEY, queue text NOT NULL, order_key text NOT NULL, job_id uuid NOT NULL UNIQUE);
     CREATE INDEX IF NOT EXISTS scrapehook_line_key ON ${s}.scrapehook_line (queue, order_key, seq);
     CREATE TABLE IF NOT EXISTS ${s}.scrapehook_state (
-      queue text NOT NULL, owner text NOT NULL, key text NOT NULL, value text NOT NULL,
+      queue text NOT NULL, owner text NOT NULL, key text NOT NULL, value text NOT NULL, delivery text NOT NULL,
       expires_at timestamptz NOT NULL, PRIMARY KEY (queue, owner, key));
     CREATE INDEX IF NOT EXISTS scrapehook_state_expires ON ${s}.scrapehook_state (expires_at);
     CREATE TABLE IF NOT EXISTS ${s}.scrapehook_set (
@@ -172,6 +172,17 @@ export function openPgBoss(PgBossClass: PgBossModule, pool: Pg.Pool, settings: P
     archiveCompletedAfterSeconds: 3600,
     deleteAfterDays: 1,
   });
+}
+
+/**
+ * The queues of a schema, by name, sorted; `undefined` when the schema holds no pg-boss tables
+ * (nothing was ever started there).
+ */
+export async function listQueues(pool: Pg.Pool, schema: string): Promise<string[] | undefined> {
+  const { rows } = await pool.query<{ table: string | null }>(`SELECT to_regclass($1) AS table`, [`${schema}.queue`]);
+  if (rows[0]?.table === null || rows[0]?.table === undefined) return undefined;
+  const queues = await pool.query<{ name: string }>(`SELECT name FROM ${schema}.queue ORDER BY name`);
+  return queues.rows.map((row) => row.name);
 }
 
 /** Runs `work` in a transaction on a client of `pool`. */
@@ -494,8 +505,8 @@ export class PgJobs {
     for (const row of rows) await transaction(this.#pool, (client) => this.#leaveLine(client, row.order_key, row.job_id));
   }
 
-  /** Import state: values per `owner` (a job), and this queue's sets. */
-  importState(owner: string): ImportState {
+  /** Import state: values per `owner` (a job; `delivery` is its delivery's id, for listing), and this queue's sets. */
+  importState(owner: string, delivery: string): ImportState {
     const s = this.#s;
     const queue = this.#queue;
     const pool = this.#pool;
@@ -509,9 +520,9 @@ export class PgJobs {
       },
       async set(key, value, ttlMs) {
         await pool.query(
-          `INSERT INTO ${s}.scrapehook_state (queue, owner, key, value, expires_at) VALUES ($1, $2, $3, $4, now() + $5 * interval '1 millisecond')
+          `INSERT INTO ${s}.scrapehook_state (queue, owner, key, value, delivery, expires_at) VALUES ($1, $2, $3, $4, $6, now() + $5 * interval '1 millisecond')
            ON CONFLICT (queue, owner, key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at`,
-          [queue, owner, key, value, ttlMs],
+          [queue, owner, key, value, ttlMs, delivery],
         );
       },
       async delete(key) {
@@ -543,6 +554,24 @@ export class PgJobs {
         return rows.map((row) => row.member);
       },
     };
+  }
+
+  /** The checkpoints of importRows kept for this queue's jobs, with each job's state (`succeeded` once it is gone). */
+  async imports(): Promise<{ receiver: string | undefined; id: string; state: string; checkpoint: string }[]> {
+    const { rows } = await this.#pool.query<{ receiver: string | null; delivery: string; state: string | null; value: string }>(
+      `SELECT j.data->>'receiver' AS receiver, st.delivery, j.state::text AS state, st.value
+       FROM ${this.#s}.scrapehook_state st LEFT JOIN ${this.#s}.job j ON j.name = st.queue AND j.id::text = st.owner
+       WHERE st.queue = $1 AND st.key LIKE 'import:%' AND st.expires_at > now() ORDER BY st.owner, st.key`,
+      [this.#queue],
+    );
+    const states: Record<string, string> = { failed: 'dead', active: 'running', created: 'queued', retry: 'queued' };
+    return rows.map((row) => ({ receiver: row.receiver ?? undefined, id: row.delivery, state: row.state === null ? 'succeeded' : (states[row.state] ?? 'succeeded'), checkpoint: row.value }));
+  }
+
+  /** Dedupe ids of this queue still within their TTL. */
+  async dedupeCount(): Promise<number> {
+    const { rows } = await this.#pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#s}.scrapehook_dedupe WHERE queue = $1 AND expires_at > now()`, [this.#queue]);
+    return Number(rows[0]?.n ?? 0);
   }
 
   /** Serializes the transactions touching one `orderBy` key (accept, hand-over, replay) until COMMIT. */
