@@ -561,7 +561,7 @@ export class PgJobs {
     const { rows } = await this.#pool.query<{ receiver: string | null; delivery: string; state: string | null; value: string }>(
       `SELECT j.data->>'receiver' AS receiver, st.delivery, j.state::text AS state, st.value
        FROM ${this.#s}.scrapehook_state st LEFT JOIN ${this.#s}.job j ON j.name = st.queue AND j.id::text = st.owner
-       WHERE st.queue = $1 AND st.key LIKE 'import:%' AND st.expires_at > now() ORDER BY st.owner, st.key`,
+       WHERE st.queue = $1 AND st.key LIKE 'import:%' AND st.expires_at > now() ORDER BY st.delivery, st.owner, st.key`,
       [this.#queue],
     );
     const states: Record<string, string> = { failed: 'dead', active: 'running', created: 'queued', retry: 'queued' };
