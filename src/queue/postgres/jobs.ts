@@ -189,6 +189,10 @@ export async function listQueues(pool: Pg.Pool, schema: string): Promise<string[
 export async function transaction<T>(pool: Pg.Pool, work: (client: Pg.PoolClient, db: Db) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // A connection that drops between two statements emits 'error' on the client, which the pool
+  // does not listen to while the client is checked out: the next statement fails with it anyway.
+  const dropped = () => void (broken = true);
+  client.on('error', dropped);
   try {
     await client.query('BEGIN');
     const result = await work(client, { executeSql: (text, values) => client.query(text, values) });
@@ -202,6 +206,7 @@ export async function transaction<T>(pool: Pg.Pool, work: (client: Pg.PoolClient
     }
     throw error;
   } finally {
+    client.off('error', dropped);
     client.release(broken);
   }
 }
