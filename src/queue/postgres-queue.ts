@@ -518,6 +518,11 @@ class PostgresQueue implements Backend<PgClaim> {
   async #sweep(): Promise<void> {
     if (this.#closing || this.#ready === undefined) return;
     try {
+      // Reported like any dead letter (onError, stats), by the one process that takes each.
+      for (const lost of await this.#jobs.takeLostDeadLetters()) {
+        this.#deadSinceCount++;
+        this.#core.report(toDelivery(lost.data), { kind: 'dead', attempts: lost.attempts, error: new WebhookError('handler.failed', lost.error.message) });
+      }
       await this.#jobs.sweep();
     } catch (error) {
       this.#core.logger.warn({ err: error, postgres: this.#where }, 'scrapehook: PostgreSQL housekeeping failed');

@@ -117,6 +117,8 @@ describe.runIf(postgresTestsEnabled('postgres-crash'))('postgresQueue() with two
     const third = await startReceiver(env);
     await waitFor(async () => (await jobStates('poison')).failed === 1, 'poison-1 became a dead letter', 20_000);
     expect(readLog(log).started.get('poison-1')).toBe(2);
+    // The survivor's housekeeping reports it to onError, as if it had run it.
+    await waitFor(() => readLog(log).dead.has('poison-1'), 'onError heard of poison-1');
     // The survivor works on.
     expect(await send(third.port, pageEvent({ webhookId: 'after' }))).toBe(202);
     await waitFor(() => readLog(log).done.has('after'), 'the next delivery was handled');

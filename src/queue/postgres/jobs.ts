@@ -510,6 +510,22 @@ export class PgJobs {
     for (const row of rows) await transaction(this.#pool, (client) => this.#leaveLine(client, row.order_key, row.job_id));
   }
 
+  /**
+   * Dead letters that no worker recorded: pg-boss failed them because the lease of their last
+   * attempt expired (their process died). Rewrites each one's error to say so, and answers them,
+   * once: of several processes sweeping at the same moment, one gets each.
+   */
+  async takeLostDeadLetters(): Promise<{ data: PgJobData; attempts: number; error: SerializedError }[]> {
+    const error: SerializedError = { type: 'handler.failed', message: 'The delivery failed outside its handlers: the process running its last attempt stopped (its lease expired)' };
+    const { rows } = await this.#pool.query<{ data: PgJobData; retry_count: number }>(
+      `UPDATE ${this.#s}.job SET output = $2::jsonb
+       WHERE name = $1 AND state = 'failed' AND output->'value'->>'message' = 'job failed by timeout in active state'
+       RETURNING data, retry_count`,
+      [this.#queue, JSON.stringify(error)],
+    );
+    return rows.map((row) => ({ data: row.data, attempts: row.retry_count + 1, error }));
+  }
+
   /** Import state: values per `owner` (a job; `delivery` is its delivery's id, for listing), and this queue's sets. */
   importState(owner: string, delivery: string): ImportState {
     const s = this.#s;
