@@ -177,6 +177,8 @@ class PostgresQueue implements Backend<PgClaim> {
   #running = 0;
   /** The claimed jobs running here, for lease renewal. */
   readonly #claimed = new Set<PgClaimed>();
+  /** Claims whose outcome was recorded (an attempt cut short by close() has none). */
+  readonly #recorded = new WeakSet<PgClaim>();
   /** Per job, the handlers that already succeeded in an earlier attempt in this process. Bounded. */
   readonly #done = new Map<string, Set<unknown>>();
   #queuedAtCount = 0;
@@ -358,6 +360,7 @@ class PostgresQueue implements Backend<PgClaim> {
    */
   record(claim: PgClaim, outcome: Outcome): Promise<void> {
     const { job } = claim;
+    this.#recorded.add(claim);
     if (outcome.kind === 'retry') return this.#jobs.retry(job, outcome.delayMs, serialize(outcome.error));
     this.#done.delete(job.jobId);
     if (outcome.kind === 'succeeded') return this.#jobs.succeeded(job);
@@ -497,6 +500,9 @@ class PostgresQueue implements Backend<PgClaim> {
       }
       const claim: PgClaim = { delivery: job.delivery, body: job.body, attemptsSoFar: job.attemptsSoFar, maxAttempts: job.maxAttempts, skip, job };
       await core.attempt(claim);
+      // Cut short by close() giving up: not an attempt, and nothing recorded. Given back at once,
+      // rather than held until its lease expires, for another process or the next start.
+      if (!this.#recorded.has(claim)) await this.#jobs.release(job);
     } catch (error) {
       core.logger.error({ err: error, id: data.id, postgres: this.#where }, 'scrapehook: could not record the outcome of a delivery in PostgreSQL; it runs again once its lease expires');
     } finally {

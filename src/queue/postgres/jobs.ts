@@ -412,6 +412,23 @@ export class PgJobs {
     });
   }
 
+  /**
+   * Gives a claimed job back, uncounted: its attempt was cut short by the receiver's close(), not
+   * failed. It waits as before the claim (pg-boss counts an attempt when a job that started before
+   * is claimed again: one less here), for another process or the next start.
+   */
+  async release(claimed: PgClaimed): Promise<void> {
+    await this.#pool.query(
+      `UPDATE ${this.#s}.job SET
+         state = CASE WHEN retry_count = 0 THEN 'created' ELSE 'retry' END::${this.#s}.job_state,
+         started_on = CASE WHEN retry_count = 0 THEN NULL ELSE started_on END,
+         retry_count = GREATEST(retry_count - 1, 0),
+         start_after = now()
+       WHERE name = $1 AND id = $2 AND state = 'active'`,
+      [this.#queue, claimed.jobId],
+    );
+  }
+
   /** Deletes a job that ran already (its body is gone: it succeeded, and its lease expired before the job was deleted). */
   async forget(claimed: PgClaimed): Promise<void> {
     await this.succeeded(claimed);
