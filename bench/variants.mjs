@@ -222,6 +222,33 @@ export const variants = {
     };
   },
 
+  // PostgreSQL (pg-boss): every 202 waits for the COMMIT of its batch (dedupe id, body, job).
+  'scrapehook-postgres': async () => {
+    const { postgresQueue } = await import('../dist/index.js');
+    const { createBenchReceiver } = await import('./provider.mjs');
+    const { startPostgres } = await import('./postgres.mjs');
+    const postgres = await startPostgres();
+    const concurrency = Number(process.env.BENCH_POSTGRES_CONCURRENCY) || undefined;
+    // As for BullMQ: the workers may fall behind the ack path; the bound is out of the way.
+    const { hooks, stats } = createBenchReceiver({
+      queue: postgresQueue({ connection: postgres.url }),
+      maxQueued: 1_000_000,
+      ...(concurrency && { concurrency }),
+    });
+    const cpuAtStart = postgres.cpuMs();
+    return {
+      listener: hooks.nodeHandler(),
+      stats: () => ({ ...stats(), postgresCpuMs: postgres.cpuMs() - cpuAtStart }),
+      close: async () => {
+        try {
+          await closeReceiver(hooks);
+        } finally {
+          await postgres.stop();
+        }
+      },
+    };
+  },
+
   // ---- Hono on @hono/node-server: fetchHandler() against a route doing the same work by hand ----
   'hono-by-hand': async () => {
     const { Hono } = await import('hono');
@@ -352,6 +379,7 @@ export const meta = {
   'scrapehook-express': { needsBuild: true, dedupes: true },
   'scrapehook-sqlite': { needsBuild: true, dedupes: true },
   'scrapehook-bullmq': { needsBuild: true, dedupes: true },
+  'scrapehook-postgres': { needsBuild: true, dedupes: true },
   'hono-by-hand': { baseline: true },
   'scrapehook-hono': { needsBuild: true, dedupes: true },
   'fastify-by-hand': { baseline: true },

@@ -33,6 +33,10 @@ export { bullmqQueue } from './queue/bullmq-queue.ts';
 export type { BullmqQueueOptions } from './queue/bullmq-queue.ts';
 export { redactRedisUrl } from './queue/bullmq/connection.ts';
 export type { RedisConnection, RedisConnectionOptions } from './queue/bullmq/connection.ts';
+export { postgresQueue } from './queue/postgres-queue.ts';
+export type { PostgresQueueOptions } from './queue/postgres-queue.ts';
+export { redactPostgresUrl } from './queue/postgres/connection.ts';
+export type { PostgresConnection, PostgresConnectionOptions } from './queue/postgres/connection.ts';
 // Importers (issue 10): importRows, the contracts, and the sources.
 export { importRows } from './import/import-rows.ts';
 export type { ImportCheckpoint, ImportContext, ImportRowsOptions } from './import/import-rows.ts';

@@ -1,13 +1,13 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { decodedOrUndefined } from '../body/decode-body.ts';
-import type { StoredDeadLetter } from '../store/types.ts';
-import type { DeadLetter } from '../types.ts';
-import { normalizeConnection, redactRedisUrl } from '../queue/bullmq/connection.ts';
+import type { AdminBackend, ImportListing, ReceiverDeadLetter } from '../admin.ts';
 import { scrubMessage } from '../log.ts';
-import { findReceiverQueues, openAdminQueue, type AdminQueue, type ImportListing, type ReceiverDeadLetter } from '../queue/bullmq/admin.ts';
-import { defaultQueueName, type BullmqCounts } from '../queue/bullmq/jobs.ts';
-import { countStates, openDatabase, requeueDeadLetters, selectDeadLetters, selectImports, toDeadLetter } from '../store/sqlite/database.ts';
+import { openBullmqAdmin } from '../queue/bullmq/admin.ts';
+import { redactRedisUrl } from '../queue/bullmq/connection.ts';
+import { defaultQueueName } from '../queue/bullmq/jobs.ts';
+import { openPostgresAdmin } from '../queue/postgres/admin.ts';
+import { redactPostgresUrl } from '../queue/postgres/connection.ts';
+import { openSqliteAdmin } from '../store/sqlite/admin.ts';
 import { send } from './send.ts';
 
 /** Where the CLI writes, and what it reads from the environment (injected by tests). */
@@ -42,9 +42,15 @@ Backend (one of):
   --redis <url>            The Redis given to bullmqQueue({ connection }), e.g. redis://host:6379/0.
                            Defaults to the environment variable SCRAPEHOOK_REDIS_URL; prefer it when
                            the URL holds a password (command lines are visible to other users).
-  --queue <name>           A BullMQ queue name given to bullmqQueue({ name }) (default: the queue
-                           of --receiver, else every ${defaultQueueName('<receiver>')} queue)
+  --postgres <url>         The PostgreSQL given to postgresQueue({ connection }), e.g.
+                           postgres://user@db:5432/app. Defaults to the environment variable
+                           SCRAPEHOOK_POSTGRES_URL; prefer it when the URL holds a password.
+  --queue <name>           A queue name given to bullmqQueue({ name }) or postgresQueue({ name })
+                           (default: the queue of --receiver, else every receiver's queue:
+                           each ${defaultQueueName('<receiver>')} queue on Redis, every queue in the schema
+                           on PostgreSQL)
   --prefix <prefix>        The BullMQ key prefix (default: bull)
+  --schema <name>          The PostgreSQL schema given to postgresQueue({ schema }) (default: scrapehook)
 
 Options:
   --receiver <name>        Only this receiver's deliveries (createReceiver's \`name\`, by default
@@ -63,12 +69,16 @@ Examples:
   SCRAPEHOOK_REDIS_URL=redis://:secret@cache:6379 scrapehook replay --all
   scrapehook stats --redis redis://localhost:6379 --receiver apify --json
   scrapehook imports --sqlite ./hooks.db --receiver webscraper
+  SCRAPEHOOK_POSTGRES_URL=postgres://app:secret@db/app scrapehook dead-letters --receiver firecrawl
   scrapehook send webscraper --like webscraper --time-scale 0.1
 `;
 
 class UsageError extends Error {}
 
-type Backend = { kind: 'sqlite'; path: string } | { kind: 'redis'; url: string; queue: string | undefined; prefix: string };
+type Backend =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'redis'; url: string; queue: string | undefined; prefix: string }
+  | { kind: 'postgres'; url: string; queue: string | undefined; schema: string };
 
 interface Command {
   readonly name: 'dead-letters' | 'replay' | 'stats' | 'imports';
@@ -99,7 +109,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     return EXIT.ok;
   }
   try {
-    return command.backend.kind === 'sqlite' ? runSqlite(command, command.backend.path, io) : await runRedis(command, command.backend, io);
+    return await run(command, io);
   } catch (error) {
     io.stderr(`scrapehook: ${scrubMessage(String((error as Error).message))}\n`);
     return EXIT.failed;
@@ -114,8 +124,10 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
     options: {
       sqlite: { type: 'string' },
       redis: { type: 'string' },
+      postgres: { type: 'string' },
       queue: { type: 'string' },
       prefix: { type: 'string' },
+      schema: { type: 'string' },
       receiver: { type: 'string' },
       all: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -139,113 +151,62 @@ function parse(argv: readonly string[], env: CliIo['env']): Command | 'help' | '
     if (values.all) throw new UsageError('--all is an option of replay');
   }
 
-  const redisUrl = values.redis ?? (values.sqlite === undefined ? env.SCRAPEHOOK_REDIS_URL : undefined);
-  if (values.sqlite !== undefined && values.redis !== undefined) throw new UsageError('give --sqlite or --redis, not both');
+  const given = (['sqlite', 'redis', 'postgres'] as const).filter((flag) => values[flag] !== undefined);
+  if (given.length > 1) throw new UsageError(`give one of --sqlite, --redis and --postgres, not both ${given.map((flag) => `--${flag}`).join(' and ')}`);
+  let kind = given[0];
+  if (kind === undefined) {
+    // From the environment: the URLs may hold passwords, which command lines show to other users.
+    const fromEnv = (['redis', 'postgres'] as const).filter((flag) => (flag === 'redis' ? env.SCRAPEHOOK_REDIS_URL : env.SCRAPEHOOK_POSTGRES_URL));
+    if (fromEnv.length > 1) throw new UsageError('both SCRAPEHOOK_REDIS_URL and SCRAPEHOOK_POSTGRES_URL are set: say which with --redis or --postgres');
+    kind = fromEnv[0];
+  }
+  if (kind !== 'redis' && values.prefix !== undefined) throw new UsageError('--prefix goes with --redis');
+  if (kind !== 'postgres' && values.schema !== undefined) throw new UsageError('--schema goes with --postgres');
   let backend: Backend;
-  if (values.sqlite !== undefined) {
-    if (values.queue !== undefined || values.prefix !== undefined) throw new UsageError('--queue and --prefix go with --redis');
-    backend = { kind: 'sqlite', path: values.sqlite };
-  } else if (redisUrl !== undefined && redisUrl !== '') {
-    if (!/^rediss?:\/\//.test(redisUrl)) throw new UsageError(`expected a redis:// or rediss:// URL, got ${redactRedisUrl(redisUrl)}`);
-    const queue = values.queue ?? (values.receiver === undefined ? undefined : defaultQueueName(values.receiver));
-    backend = { kind: 'redis', url: redisUrl, queue, prefix: values.prefix ?? 'bull' };
+  if (kind === 'sqlite') {
+    if (values.queue !== undefined) throw new UsageError('--queue goes with --redis or --postgres');
+    backend = { kind: 'sqlite', path: values.sqlite! };
+  } else if (kind === 'redis') {
+    const url = values.redis ?? env.SCRAPEHOOK_REDIS_URL!;
+    if (!/^rediss?:\/\//.test(url)) throw new UsageError(`expected a redis:// or rediss:// URL, got ${redactRedisUrl(url)}`);
+    backend = { kind: 'redis', url, queue: values.queue, prefix: values.prefix ?? 'bull' };
+  } else if (kind === 'postgres') {
+    const url = values.postgres ?? env.SCRAPEHOOK_POSTGRES_URL!;
+    if (!/^postgres(?:ql)?:\/\//.test(url)) throw new UsageError(`expected a postgres:// or postgresql:// URL, got ${redactPostgresUrl(url)}`);
+    backend = { kind: 'postgres', url, queue: values.queue, schema: values.schema ?? 'scrapehook' };
   } else {
-    throw new UsageError('which backend? Give --sqlite <path> or --redis <url> (or set SCRAPEHOOK_REDIS_URL)');
+    throw new UsageError('which backend? Give --sqlite <path>, --redis <url> or --postgres <url> (or set SCRAPEHOOK_REDIS_URL or SCRAPEHOOK_POSTGRES_URL)');
   }
   if (values.receiver === '') throw new UsageError('--receiver needs a name');
   return { name, ids: values.all ? undefined : ids, receiver: values.receiver, json: values.json === true, backend };
 }
 
-/** A dead letter whose body was kept as received, shown with that body decoded as its payload. */
-function withDecodedBody({ body, ...letter }: StoredDeadLetter): DeadLetter {
-  return body ? { ...letter, event: { ...letter.event, payload: decodedOrUndefined(body) } } : letter;
-}
+/** Each backend's admin view, for one receiver or all: the CLI knows nothing else of them. */
+const OPEN: { [K in Backend['kind']]: (backend: Extract<Backend, { kind: K }>, receiver: string | undefined) => AdminBackend | Promise<AdminBackend> } = {
+  sqlite: (backend, receiver) => openSqliteAdmin(backend.path, receiver),
+  redis: (backend, receiver) => openBullmqAdmin(backend.url, backend.queue, backend.prefix, receiver),
+  postgres: (backend, receiver) => openPostgresAdmin(backend.url, backend.schema, backend.queue, receiver),
+};
 
-/** A dead letter with its receiver first, as the CLI prints it. */
-function withReceiver(receiver: string, letter: DeadLetter): ReceiverDeadLetter {
-  return { receiver, ...letter };
-}
-
-function runSqlite(command: Command, path: string, io: CliIo): number {
-  let db: ReturnType<typeof openDatabase>;
-  try {
-    db = openDatabase(path, { mustExist: true, busyTimeoutMs: 5000, synchronous: 'full' });
-  } catch (error) {
-    const message = (error as Error).message;
-    throw new Error(message.includes(path) ? message : `${path}: ${message}`, { cause: error });
-  }
-  try {
-    switch (command.name) {
-      case 'dead-letters': {
-        const rows = selectDeadLetters(db, command.receiver);
-        printDeadLetters(
-          rows.map((row) => withReceiver(row.receiver, withDecodedBody(toDeadLetter(row)))),
-          command.json,
-          io,
-        );
-        return EXIT.ok;
-      }
-      case 'replay':
-        return printReplayed(command.ids, requeueDeadLetters(db, command.ids, command.receiver), command.json, io, 'a running receiver on this file picks them up');
-      case 'stats':
-        printStats(countStates(db, command.receiver), command.json, io);
-        return EXIT.ok;
-      case 'imports':
-        printImports(
-          selectImports(db, command.receiver).map((row) => ({ receiver: row.receiver, id: row.id, state: row.state, checkpoint: row.value })),
-          command.json,
-          io,
-        );
-        return EXIT.ok;
-    }
-  } finally {
-    db.close();
-  }
-}
-
-async function runRedis(command: Command, backend: Extract<Backend, { kind: 'redis' }>, io: CliIo): Promise<number> {
-  const connection = normalizeConnection(backend.url);
-  // One queue per receiver: the one asked for, or every receiver's default queue found on this Redis.
-  let names: string[];
-  try {
-    names = backend.queue === undefined ? await findReceiverQueues(connection, backend.prefix) : [backend.queue];
-  } catch (error) {
-    throw new Error(`${redactRedisUrl(backend.url)}: ${(error as Error).message}`, { cause: error });
-  }
-  const queues = names.map((name) => openAdminQueue(connection, name, backend.prefix));
-  /** Runs `work` on each queue in turn, naming the queue in an error. */
-  const each = async <T>(work: (queue: AdminQueue) => Promise<T>): Promise<T[]> => {
-    const out: T[] = [];
-    for (const queue of queues) {
-      try {
-        out.push(await work(queue));
-      } catch (error) {
-        throw new Error(`${queue.where}: ${(error as Error).message}`, { cause: error });
-      }
-    }
-    return out;
-  };
+async function run(command: Command, io: CliIo): Promise<number> {
+  const open = OPEN[command.backend.kind] as (backend: Backend, receiver: string | undefined) => AdminBackend | Promise<AdminBackend>;
+  const admin = await open(command.backend, command.receiver);
   try {
     switch (command.name) {
       case 'dead-letters':
-        printDeadLetters((await each((queue) => queue.deadLetters())).flat(), command.json, io);
+        printDeadLetters(await admin.deadLetters(), command.json, io);
         return EXIT.ok;
       case 'replay':
-        return printReplayed(command.ids, [...new Set((await each((queue) => queue.replay(command.ids))).flat())], command.json, io, "the receivers' workers pick them up");
-      case 'stats': {
-        const total: BullmqCounts = { queued: 0, running: 0, dead: 0, workers: 0 };
-        for (const counts of await each((queue) => queue.stats())) {
-          for (const key of ['queued', 'running', 'dead', 'workers'] as const) total[key] = (total[key] ?? 0) + (counts[key] ?? 0);
-        }
-        printStats(total, command.json, io);
+        return printReplayed(command.ids, await admin.replay(command.ids), command.json, io, admin.pickup);
+      case 'stats':
+        printStats(await admin.stats(), command.json, io);
         return EXIT.ok;
-      }
       case 'imports':
-        printImports((await each((queue) => queue.imports())).flat(), command.json, io);
+        printImports(await admin.imports(), command.json, io);
         return EXIT.ok;
     }
   } finally {
-    await Promise.all(queues.map((queue) => queue.close()));
+    await admin.close();
   }
 }
 

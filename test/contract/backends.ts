@@ -24,9 +24,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { bullmqQueue, memoryStore, sqliteStore, type ReceiverOptions, type Store } from '../../src/index.ts';
+import pg from 'pg';
+import { bullmqQueue, memoryStore, postgresQueue, sqliteStore, type ReceiverOptions, type Store } from '../../src/index.ts';
 import type { ReceivedBody } from '../../src/types.ts';
 import type { Delivery } from '../../src/types.ts';
+import { postgresServerAvailable, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 import { redisServerAvailable, startRedis, type RedisServer } from '../helpers/redis.ts';
 
 /** The rows of the contract suite that a backend may be excused from, with a reason. */
@@ -283,8 +285,70 @@ const bullmq: Backend = {
   },
 };
 
+/** postgresQueue() on a throwaway PostgreSQL (test/helpers/postgres.ts); a queue name per receiver and world, one schema. */
+let postgres: PostgresServer | undefined;
+const postgresql: Backend = {
+  name: 'postgres',
+  durable: true,
+  shared: true,
+  closeRunsQueued: false,
+  // README, postgresQueue: "answered 503 queue.unavailable with Retry-After ... within
+  // enqueueTimeoutMs", and "a delivery answered 503 may still commit late".
+  unstored: { status: 503, code: 'queue.unavailable', retryAfter: true, mayLandLate: true },
+  skip: {
+    'close runs waiting retries at once':
+      'postgresQueue: close() "stops claiming and waits for this process\'s running deliveries; what waits stays in PostgreSQL" (README: postgresQueue, close())',
+  },
+  available: () => postgresServerAvailable(),
+  async setUp() {
+    postgres = await startPostgres();
+  },
+  async tearDown() {
+    await postgres?.stop();
+    postgres = undefined;
+  },
+  world() {
+    if (!postgres) throw new Error('postgres.setUp() has not run');
+    return postgresql.reopen(JSON.stringify({ url: postgres.url, world: `${process.pid}-${++worlds}` }));
+  },
+  reopen(descriptor) {
+    const { url, world } = JSON.parse(descriptor) as { url: string; world: string };
+    return {
+      descriptor,
+      make(name, opts = {}) {
+        return {
+          queue: postgresQueue({
+            connection: url,
+            name: `contract-${world}-${name}`,
+            countsIntervalMs: 50,
+            pollIntervalMs: 50,
+            ...(opts.faults ? { enqueueTimeoutMs: 1500 } : {}),
+            // A dead process's job is taken back after about lockDurationMs + maintenanceIntervalMs.
+            ...(opts.quickRecovery ? { lockDurationMs: 1000, maintenanceIntervalMs: 1000 } : {}),
+          }),
+        };
+      },
+      async fault() {
+        // Another session holds pg-boss' job table, as a stalled server or a long migration would:
+        // every transaction that writes a job waits. `hold` and `fail` are the same here; `fail` is
+        // a hold longer than enqueueTimeoutMs. (The receivers' first delivery has created the table.)
+        const admin = new pg.Client(url);
+        admin.on('error', () => {});
+        await admin.connect();
+        await admin.query('BEGIN');
+        await admin.query('LOCK TABLE scrapehook.job IN ACCESS EXCLUSIVE MODE');
+        return async () => {
+          await admin.query('COMMIT');
+          await admin.end();
+        };
+      },
+      cleanup: async () => {},
+    };
+  },
+};
+
 /** Every backend the contract suite runs over. Add a row here (see the top of this file). */
-export const BACKENDS: readonly Backend[] = [memory, sqlite, bullmq];
+export const BACKENDS: readonly Backend[] = [memory, sqlite, bullmq, postgresql];
 
 /** The backend named `name` (the child process of the crash rows finds its backend by name). */
 export function backendNamed(name: string): Backend {

@@ -1,9 +1,6 @@
-import type { DeadLetter } from '../../types.ts';
-import { describeConnection, type NormalizedConnection } from './connection.ts';
+import type { AdminBackend, ImportListing, ReceiverDeadLetter } from '../../admin.ts';
+import { describeConnection, normalizeConnection, redactRedisUrl, type NormalizedConnection } from './connection.ts';
 import { deadLettersOf, defaultQueueName, failedJobs, findDeadLetter, loadBullmq, queueCounts, type BodyCalls, type BullmqCounts, type BullQueue } from './jobs.ts';
-
-/** A dead letter as the CLI lists it: with the receiver it belongs to. */
-export type ReceiverDeadLetter = DeadLetter & { readonly receiver: string };
 
 /** A BullMQ queue opened by an operator's tool (the CLI): no worker, fails fast when Redis is away. */
 export interface AdminQueue {
@@ -20,17 +17,6 @@ export interface AdminQueue {
   /** The checkpoints of importRows kept in this queue's import state (`<prefix>state:<job id>`). */
   imports(): Promise<ImportListing[]>;
   close(): Promise<void>;
-}
-
-/** An import as `scrapehook imports` lists it: the delivery, and its checkpoint (importRows' JSON). */
-export interface ImportListing {
-  readonly receiver: string;
-  /** The delivery's id. */
-  readonly id: string;
-  /** The delivery's state: `queued`, `running`, `succeeded`, `dead`. */
-  readonly state: string;
-  /** The checkpoint, as importRows writes it (JSON). */
-  readonly checkpoint: string;
 }
 
 function openQueue(connection: NormalizedConnection, name: string, prefix: string) {
@@ -134,4 +120,47 @@ function decodeJobId(jobId: string): string {
   if (jobId === '%') return '';
   if (jobId === '%30') return '0';
   return jobId.replace(/%3A/g, ':').replace(/%25/g, '%');
+}
+
+/**
+ * The CLI's view of BullMQ on Redis: the queue given, else the default queue of `receiver`, else
+ * every receiver's default queue (`scrapehook-<receiver>`) found on this Redis and prefix.
+ */
+export async function openBullmqAdmin(url: string, queue: string | undefined, prefix: string, receiver: string | undefined): Promise<AdminBackend> {
+  const connection = normalizeConnection(url);
+  const where = redactRedisUrl(url);
+  let names: string[];
+  try {
+    names = queue !== undefined ? [queue] : receiver !== undefined ? [defaultQueueName(receiver)] : await findReceiverQueues(connection, prefix);
+  } catch (error) {
+    throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
+  }
+  const queues = names.map((name) => openAdminQueue(connection, name, prefix));
+  /** Runs `work` on each queue in turn, naming the queue in an error. */
+  const each = async <T>(work: (queue: AdminQueue) => Promise<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for (const one of queues) {
+      try {
+        out.push(await work(one));
+      } catch (error) {
+        throw new Error(`${one.where}: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    return out;
+  };
+  return {
+    where,
+    pickup: "the receivers' workers pick them up",
+    deadLetters: async () => (await each((one) => one.deadLetters())).flat(),
+    replay: async (ids) => [...new Set((await each((one) => one.replay(ids))).flat())],
+    async stats() {
+      const total: Required<BullmqCounts> = { queued: 0, running: 0, dead: 0, workers: 0 };
+      for (const counts of await each((one) => one.stats())) {
+        for (const key of ['queued', 'running', 'dead', 'workers'] as const) total[key] += counts[key] ?? 0;
+      }
+      return { ...total };
+    },
+    imports: async () => (await each((one) => one.imports())).flat(),
+    close: async () => void (await Promise.all(queues.map((one) => one.close()))),
+  };
 }

@@ -1,0 +1,103 @@
+// A throwaway PostgreSQL server for the scrapehook-postgres variant: initdb in a temp dir, a free
+// port on 127.0.0.1, trust authentication; never the machine's own server (5432). Run as root, the
+// server runs as the `postgres` OS user (PostgreSQL refuses root).
+//
+// Durability as in a deployment by default: fsync and synchronous_commit on, so every 202 waits
+// for the WAL flush of its transaction (PostgreSQL groups the flushes of concurrent commits).
+// BENCH_PG_SYNCHRONOUS_COMMIT=off measures the commit without waiting for the flush.
+//
+// Where it runs: BENCH_PG_CORE (default 1) pins it with taskset to the load generator's core, as
+// the database runs on its own machine in a deployment (see redis.mjs); `none` leaves it unpinned.
+// Its CPU time (every backend process) is reported in the variant's stats (postgresCpuMs).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './redis.mjs';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function binDir() {
+  if (process.env.POSTGRES_BIN) return process.env.POSTGRES_BIN;
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  return versions.length > 0 ? join(root, versions[0], 'bin') : undefined;
+}
+
+function serverUser() {
+  if (process.getuid?.() !== 0) return {};
+  const id = (flag) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
+  return { uid: id('-u'), gid: id('-g') };
+}
+
+/** CPU time (user + system, ms) of a process and its children that are still running (Linux /proc). */
+function treeCpuMs(pid) {
+  let total = 0;
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime + stime, and cutime + cstime (backends that exited: one per closed connection).
+    total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+    for (const child of children) total += treeCpuMs(Number(child));
+  } catch {
+    return total;
+  }
+  return total;
+}
+
+/** Starts PostgreSQL; resolves { url, pid, cpuMs(), stop() } once it accepts connections. */
+export async function startPostgres() {
+  const bin = binDir();
+  const binary = (name) => (bin === undefined ? name : join(bin, name));
+  const user = serverUser();
+  const dir = mkdtempSync(join(tmpdir(), 'scrapehook-bench-postgres-'));
+  if (user.uid !== undefined) chownSync(dir, user.uid, user.gid);
+  const data = join(dir, 'data');
+  const init = spawnSync(binary('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'], { encoding: 'utf8', ...user });
+  if (init.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`initdb failed (is postgresql installed?): ${init.error?.message ?? init.stderr}`);
+  }
+  const port = await freePort();
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    port: String(port),
+    unix_socket_directories: dir,
+    synchronous_commit: process.env.BENCH_PG_SYNCHRONOUS_COMMIT || 'on',
+    max_connections: '100',
+    shared_buffers: '128MB',
+  };
+  const args = ['-D', data, ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`])];
+  const core = process.env.BENCH_PG_CORE ?? '1';
+  const pinned = core !== 'none' && spawnSync('taskset', ['-c', core, 'true']).status === 0;
+  const child = pinned ? spawn('taskset', ['-c', core, binary('postgres'), ...args], { stdio: 'ignore', ...user }) : spawn(binary('postgres'), args, { stdio: 'ignore', ...user });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
+  const deadline = Date.now() + 15_000;
+  const ready = () => spawnSync(binary('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '1'], { stdio: 'ignore' }).status === 0;
+  while (!ready()) {
+    if (exited || Date.now() > deadline) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`postgres did not start on port ${port}`);
+    }
+    await sleep(50);
+  }
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pid: child.pid,
+    cpuMs: () => treeCpuMs(child.pid),
+    async stop() {
+      if (!exited) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGINT'); // fast shutdown
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await gone;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
