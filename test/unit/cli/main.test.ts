@@ -53,8 +53,9 @@ describe('scrapehook: usage errors exit 2 with a clear message and a pointer to 
     ['replay with both ids and --all', ['replay', 'a', '--all', '--sqlite', 'x'], /replay takes ids or --all, not both/],
     ['no backend', ['stats'], /which backend\?.*--sqlite <path>/],
     ['two backends', ['stats', '--sqlite', 'x', '--redis', 'redis://h'], /not both/],
-    ['--queue with --sqlite', ['stats', '--sqlite', 'x', '--queue', 'q'], /--queue and --prefix go with --redis/],
-    ['--prefix with --sqlite', ['stats', '--sqlite', 'x', '--prefix', 'p'], /--queue and --prefix go with --redis/],
+    ['--queue with --sqlite', ['stats', '--sqlite', 'x', '--queue', 'q'], /--queue goes with --redis or --postgres/],
+    ['--prefix with --sqlite', ['stats', '--sqlite', 'x', '--prefix', 'p'], /--prefix goes with --redis/],
+    ['--prefix with --postgres', ['stats', '--postgres', 'postgres://h/db', '--prefix', 'p'], /--prefix goes with --redis/],
     ['a URL that is not Redis', ['stats', '--redis', 'http://h:6379'], /expected a redis:\/\/ or rediss:\/\/ URL, got http:\/\/h:6379/],
     ['an empty --receiver', ['stats', '--sqlite', 'x', '--receiver', ''], /--receiver needs a name/],
   ])('%s', async (_label, args, message) => {
