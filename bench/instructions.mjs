@@ -14,7 +14,8 @@
 //
 // Counts include everything the server process does for those requests on any of its threads:
 // node:http parsing and writing, the handler after the answer, GC, and V8 compiling in the
-// background. Repeated runs agree within about 1%. Needs valgrind (apt-get install valgrind) and a
+// background. Repeated runs of unchanged code agree within about 5% (the JIT and GC do not run
+// at exactly the same points each time): compare ratios taken in one run. Needs valgrind (apt-get install valgrind) and a
 // build of the library (dist/), as the other bench scripts do.
 
 import { spawn, spawnSync } from 'node:child_process';
