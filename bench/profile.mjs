@@ -5,6 +5,9 @@
 //   node bench/profile.mjs <variant> [payload] --heap   allocations instead of time: bytes
 //                           allocated per request by function over the timed run, sampled every
 //                           512 bytes, with what the GC collected since (what churns)
+//   node bench/profile.mjs <variant> [payload] --heap --survivors   only the bytes that outlived a
+//                           minor GC (scavenge): what the scavenger copies and promotes, which is
+//                           what makes GC time grow, more than the bytes allocated
 //   node bench/profile.mjs --report <file.heapprofile> [--top N]
 //
 // Runs one server variant under `node --cpu-prof` (profile in .bench/prof/),
@@ -45,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--interval') opts.interval = Number(val());
     else if (a === '--report') opts.report = val();
     else if (a === '--heap') opts.heap = true;
+    else if (a === '--survivors') opts.survivors = opts.heap = true;
     else if (a === '-h' || a === '--help') opts.help = true;
     else opts.positional.push(a);
   }
@@ -243,7 +247,7 @@ async function main() {
     label: `server ${variant}`,
     // Heap: the server samples its own allocations over the timed window (bench/server.mjs).
     nodeArgs: opts.heap ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${profName}`, `--cpu-prof-interval=${opts.interval}`],
-    env: opts.heap ? { BENCH_HEAP_PROFILE: join(profDir, profName) } : undefined,
+    env: opts.heap ? { BENCH_HEAP_PROFILE: join(profDir, profName), ...(opts.survivors && { BENCH_HEAP_SURVIVORS: '1' }) } : undefined,
   });
   const ready = await waitMessage(server, 'ready', 30_000);
   let id = 0;

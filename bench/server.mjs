@@ -59,6 +59,7 @@ if (typeof variant?.listener !== 'function') {
 
 // BENCH_HEAP_PROFILE=<file>: every allocation of the timed window, sampled every 512 bytes,
 // including objects the GC has collected since (which --heap-prof leaves out): what churns.
+// BENCH_HEAP_SURVIVORS=1: only what outlived a minor GC (copied by the scavenger, often promoted).
 const heapFile = process.env.BENCH_HEAP_PROFILE;
 const heapSampling = heapFile ? await heapSampler() : undefined;
 
@@ -72,7 +73,7 @@ async function heapSampler() {
       session.post('HeapProfiler.startSampling', {
         samplingInterval: 512,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: !process.env.BENCH_HEAP_SURVIVORS,
       }),
     async stop(file) {
       const { profile } = await session.post('HeapProfiler.stopSampling');
