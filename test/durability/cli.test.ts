@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { createReceiver, sqliteStore, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { findReceiverQueues } from '../../src/queue/bullmq/admin.ts';
@@ -15,16 +14,9 @@ import { sendRaw } from '../helpers/http.ts';
 import { shoutingProvider } from '../helpers/shouting-provider.ts';
 import { pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
 import { killChildren, readLog, send, startReceiver, waitFor } from './child.ts';
+import { runCli as cli } from '../helpers/cli.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-
-/** Runs the CLI in this process; answers its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
-  return { code, stdout, stderr };
-}
 
 let dir: string;
 beforeAll(() => {

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { createReceiver, importRows, postgresQueue, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { sendRaw } from '../helpers/http.ts';
 import { postgresTestsEnabled, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
@@ -10,14 +9,7 @@ import { shoutingProvider } from '../helpers/shouting-provider.ts';
 import { pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
 import { numberedSource } from '../import/numbered-source.ts';
 import { send, waitFor } from './child.ts';
-
-/** Runs the CLI in this process; answers its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
-  return { code, stdout, stderr };
-}
+import { runCli as cli } from '../helpers/cli.ts';
 
 describe('scrapehook (CLI) --postgres usage', () => {
   it.each([

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createReceiver, type Logger, type Receiver } from '../../src/index.ts';
 import { postgresQueue, type PostgresQueueOptions } from '../../src/queue/postgres-queue.ts';
+import { recordingLogger, rendered } from '../helpers/secrets.ts';
 import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
 import { postgresTestsEnabled, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 
@@ -16,45 +17,6 @@ describe('postgresQueue() option enqueueTimeoutMs', () => {
     expect(() => postgresQueue({ connection: 'postgres://h', enqueueTimeoutMs: 1.5 })).toThrow(/enqueueTimeoutMs/);
   });
 });
-
-/** A logger that keeps every call exactly as the library made it. */
-function recordingLogger(onCall?: (call: unknown[]) => void): { logger: Logger; calls: unknown[][] } {
-  const calls: unknown[][] = [];
-  const record =
-    (level: string) =>
-    (...args: unknown[]): void => {
-      calls.push([level, ...args]);
-      onCall?.([level, ...args]);
-    };
-  return { logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') } as Logger, calls };
-}
-
-/** Every way a logger could render `value`: JSON, util.inspect with nothing hidden, and every own string. */
-function rendered(value: unknown): string {
-  const seen = new WeakSet<object>();
-  const json = JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'object' && v !== null) {
-      if (seen.has(v)) return '[cycle]';
-      seen.add(v);
-    }
-    return typeof v === 'bigint' ? String(v) : v;
-  });
-  const inspected = inspect(value, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity, showHidden: true, breakLength: Infinity });
-  const parts: string[] = [];
-  const walked = new WeakSet<object>();
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') parts.push(v);
-    else if (typeof v === 'object' && v !== null && !walked.has(v)) {
-      walked.add(v);
-      for (const key of Reflect.ownKeys(v)) {
-        const descriptor = Object.getOwnPropertyDescriptor(v, key);
-        if (descriptor && 'value' in descriptor) walk(descriptor.value);
-      }
-    }
-  };
-  walk(value);
-  return [json, inspected, ...parts].join('\n');
-}
 
 describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when PostgreSQL does not answer', () => {
   let server: PostgresServer;
