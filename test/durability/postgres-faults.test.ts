@@ -1,3 +1,5 @@
+// What only postgresQueue() does when PostgreSQL refuses it: its password never reaches a log or an
+// error. Outages and stalls, shared with bullmqQueue(), are in distributed-faults.test.ts.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
@@ -11,14 +13,7 @@ import { postgresTestsEnabled, startPostgres, type PostgresServer } from '../hel
 
 type Hooks = Receiver<ReturnType<typeof testProvider>>;
 
-describe('postgresQueue() option enqueueTimeoutMs', () => {
-  it('throws a TypeError when it is not a positive integer', () => {
-    expect(() => postgresQueue({ connection: 'postgres://h', enqueueTimeoutMs: 0 })).toThrow(TypeError);
-    expect(() => postgresQueue({ connection: 'postgres://h', enqueueTimeoutMs: 1.5 })).toThrow(/enqueueTimeoutMs/);
-  });
-});
-
-describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when PostgreSQL does not answer', () => {
+describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when PostgreSQL refuses its password', () => {
   let server: PostgresServer;
   let admin: pg.Client;
   let queueCount = 0;
@@ -68,49 +63,6 @@ describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when Po
     }
     return { hooks, runs, post };
   }
-
-  it('answers 503 queue.unavailable with Retry-After while PostgreSQL is down, and takes deliveries again once it is back', async () => {
-    const { hooks, runs, post } = await serve();
-    expect((await post(pageEvent({ webhookId: 'before-outage' }))).status).toBe(202);
-    await hooks.onIdle();
-
-    await server.halt();
-    const burst = Array.from({ length: 20 }, (_, i) => pageEvent({ webhookId: `burst-${i}` }));
-    const answers = await Promise.all(burst.map((event) => post(event)));
-    for (const answer of answers) expect(answer).toMatchObject({ status: 503, retryAfter: '7', code: 'queue.unavailable' });
-    expect(hooks.stats().rejected['queue.unavailable']).toBe(20);
-
-    // Back: the pool opens new connections by itself, and the senders' retries are accepted and handled.
-    await server.restart();
-    await vi.waitFor(async () => expect((await post(burst[0]!)).status).toBe(202), { timeout: 30_000, interval: 100 });
-    for (const event of burst.slice(1)) expect((await post(event)).status).toBe(202);
-    await hooks.onIdle();
-    expect(runs.filter((id) => id.startsWith('burst-')).sort()).toEqual(burst.map((e) => e.webhookId).sort());
-    expect(runs.filter((id) => id === 'before-outage')).toHaveLength(1);
-  }, 60_000);
-
-  it('answers 503 when PostgreSQL takes longer than enqueueTimeoutMs; the delivery still runs once, and the retry is a duplicate', async () => {
-    const { hooks, runs, post } = await serve({ enqueueTimeoutMs: 300 });
-    await hooks.onIdle(); // the schema exists
-    const client = await connectAdmin();
-    cleanups.push(() => client.end().catch(() => {}));
-    // Another session holds the dedupe table: every accept waits (a stall, as a long migration would).
-    await client.query('BEGIN');
-    await client.query('LOCK TABLE scrapehook.scrapehook_dedupe IN ACCESS EXCLUSIVE MODE');
-
-    const slow = pageEvent({ webhookId: 'slow' });
-    expect(await post(slow)).toMatchObject({ status: 503, retryAfter: '7', code: 'queue.unavailable' });
-    // Still waiting for PostgreSQL: the next requests are answered at once.
-    for (const answer of await Promise.all([1, 2, 3].map((i) => post(pageEvent({ webhookId: `behind-${i}` }))))) {
-      expect(answer).toMatchObject({ status: 503, code: 'queue.unavailable' });
-    }
-
-    await client.query('COMMIT');
-    // The first transaction commits after all: its delivery runs, and the sender's retry is a duplicate.
-    await vi.waitFor(async () => expect(JSON.parse((await post(slow)).text)).toEqual({ id: 'slow', duplicate: true }), { timeout: 10_000, interval: 50 });
-    await hooks.onIdle();
-    expect(runs.filter((id) => id === 'slow')).toEqual(['slow']);
-  }, 30_000);
 
   it('never logs the password of its connection URL, through a wrong password and an outage', async () => {
     const password = `pg-pw-${process.pid}-x7Q`;
