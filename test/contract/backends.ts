@@ -24,13 +24,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { bullmqQueue, memoryStore, postgresQueue, sqliteStore, type ReceiverOptions, type Store } from '../../src/index.ts';
 import type { ReceivedBody } from '../../src/types.ts';
 import type { Delivery } from '../../src/types.ts';
-import { postgresServerAvailable, startPostgres } from '../helpers/postgres.ts';
-import { redisServerAvailable, startRedis } from '../helpers/redis.ts';
+import { lockPostgresTable, postgresServerAvailable, startPostgres } from '../helpers/postgres.ts';
+import { pauseRedisWrites, redisServerAvailable, startRedis } from '../helpers/redis.ts';
 import type { ThrowawayServer } from '../helpers/throwaway-server.ts';
 
 /** The rows of the contract suite that a backend may be excused from, with a reason. */
@@ -305,16 +303,9 @@ const bullmq = serverBackend({
       // A dead process's job is taken back after about lockDurationMs + stalledIntervalMs.
       ...(opts.quickRecovery ? { lockDurationMs: 1500, stalledIntervalMs: 300 } : {}),
     }),
-  async hold(url) {
-    // Redis holds every write while the connection stays up, as in a stall or a partition:
-    // the way a Redis that "does not answer" looks to the receiver.
-    const admin = new Redis(url);
-    await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
-    return async () => {
-      await admin.call('CLIENT', 'UNPAUSE');
-      admin.disconnect();
-    };
-  },
+  // Redis holds every write while the connection stays up, as in a stall or a partition: the way
+  // a Redis that "does not answer" looks to the receiver.
+  hold: pauseRedisWrites,
 });
 
 /** postgresQueue() on a throwaway PostgreSQL (test/helpers/postgres.ts), in its default schema. */
@@ -339,19 +330,9 @@ const postgresql = serverBackend({
       // A dead process's job is taken back after about lockDurationMs + maintenanceIntervalMs.
       ...(opts.quickRecovery ? { lockDurationMs: 1000, maintenanceIntervalMs: 1000 } : {}),
     }),
-  async hold(url) {
-    // Another session holds pg-boss' job table, as a stalled server or a long migration would:
-    // every transaction that writes a job waits. (The receivers' first delivery has created the table.)
-    const admin = new pg.Client(url);
-    admin.on('error', () => {});
-    await admin.connect();
-    await admin.query('BEGIN');
-    await admin.query('LOCK TABLE scrapehook.job IN ACCESS EXCLUSIVE MODE');
-    return async () => {
-      await admin.query('COMMIT');
-      await admin.end();
-    };
-  },
+  // Another session holds pg-boss' job table, as a stalled server or a long migration would: every
+  // transaction that writes a job waits. (The receivers' first delivery has created the table.)
+  hold: (url) => lockPostgresTable(url, 'scrapehook.job'),
 });
 
 /** Every backend the contract suite runs over. Add a row here (see the top of this file). */

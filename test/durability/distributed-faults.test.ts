@@ -3,14 +3,15 @@
 // answered 503 queue.unavailable with Retry-After at once, no request body waits in the process for
 // the server, and what was accepted runs once. What only one backend does stays in
 // redis-secrets.test.ts and postgres-faults.test.ts.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import type * as IORedis from 'ioredis';
 import type * as Pg from 'pg';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createReceiver, type Receiver } from '../../src/index.ts';
-import { pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { serveSigned } from '../helpers/http.ts';
+import { lockPostgresTable } from '../helpers/postgres.ts';
+import { pauseRedisWrites } from '../helpers/redis.ts';
+import { pageEvent, testProvider } from '../helpers/test-provider.ts';
 import { forEachDistributed, type CommonQueueOptions, type Distributed } from './distributed.ts';
 
 type Hooks = Receiver<ReturnType<typeof testProvider>>;
@@ -35,15 +36,8 @@ const text = (arg: unknown) => (Buffer.isBuffer(arg) ? arg.toString() : typeof a
 
 const FAULTS: Record<Distributed['name'], FaultBackend> = {
   bullmq: {
-    async stall(url) {
-      // Redis holds every write, the connection up, as in a stall or a network partition.
-      const admin = new Redis(url);
-      await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
-      return async () => {
-        await admin.call('CLIENT', 'UNPAUSE');
-        admin.disconnect();
-      };
-    },
+    // Redis holds every write, the connection up, as in a stall or a network partition.
+    stall: pauseRedisWrites,
     watchSent(sent) {
       const real = Redis.prototype.sendCommand;
       const watched = vi.spyOn(Redis.prototype, 'sendCommand').mockImplementation(function (this: IORedis.Redis, command, stream) {
@@ -54,18 +48,8 @@ const FAULTS: Record<Distributed['name'], FaultBackend> = {
     },
   },
   postgres: {
-    async stall(url) {
-      // Another session holds the dedupe table: every accept waits, as behind a long migration.
-      const admin = new pg.Client(url);
-      admin.on('error', () => {});
-      await admin.connect();
-      await admin.query('BEGIN');
-      await admin.query('LOCK TABLE scrapehook.scrapehook_dedupe IN ACCESS EXCLUSIVE MODE');
-      return async () => {
-        await admin.query('COMMIT');
-        await admin.end();
-      };
-    },
+    // Another session holds the dedupe table: every accept waits, as behind a long migration.
+    stall: (url) => lockPostgresTable(url, 'scrapehook.scrapehook_dedupe'),
     watchSent(sent) {
       const real = pg.Client.prototype.query;
       const watched = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: Pg.Client, ...args: unknown[]) {
@@ -99,22 +83,12 @@ forEachDistributed('distributed-faults', 'when its server does not answer', (bac
     });
     const runs: string[] = [];
     hooks.on('crawl.page', (event) => void runs.push(event.id));
-    const server = http.createServer(hooks.nodeHandler());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const served = await serveSigned(hooks.nodeHandler());
     h.defer(async () => {
-      server.closeAllConnections();
-      server.close();
+      served.close();
       await hooks.close({ timeoutMs: 5000 });
     });
-    /** Posts as a sender would: it gives up after 10 s. */
-    async function post(event: Record<string, unknown>) {
-      const { body, headers } = signed(event);
-      const res = await fetch(`http://127.0.0.1:${port}/hook`, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
-      const text = await res.text();
-      return { status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 503 ? (JSON.parse(text) as { error: { code: string } }).error.code : undefined, text };
-    }
-    return { hooks, runs, post };
+    return { hooks, runs, post: served.post };
   }
 
   it(`answers 503 with Retry-After while ${backend.server} is down, holds no body for it, and takes deliveries again once it is back`, async () => {

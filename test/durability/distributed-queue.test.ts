@@ -3,11 +3,10 @@
 // receivers, close(). Rows that only one of them has stay in bullmq-queue.test.ts and
 // postgres-queue.test.ts; retrying with backoff is the contract suite's row 'retries with backoff'
 // (test/contract/handlers.test.ts), which asserts more than the copy that was here.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createReceiver, type Receiver, type ReceiverOptions } from '../../src/index.ts';
-import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { serveSigned } from '../helpers/http.ts';
+import { deferred, pageEvent, testProvider } from '../helpers/test-provider.ts';
 import { DISTRIBUTED, forEachDistributed, type CommonQueueOptions } from './distributed.ts';
 
 type TestProvider = ReturnType<typeof testProvider>;
@@ -31,34 +30,19 @@ describe.each(DISTRIBUTED)('$factory options', (backend) => {
 });
 
 forEachDistributed('distributed-queue', 'on its server', (backend, h) => {
-  interface Served {
-    hooks: Hooks;
-    post(event: Record<string, unknown>): Promise<{ status: number; body: string }>;
-  }
-
-  async function serve(name: string, options: Partial<ReceiverOptions<TestProvider>> = {}, queueOptions: CommonQueueOptions = {}): Promise<Served> {
-    const hooks = createReceiver({
+  async function serve(name: string, options: Partial<ReceiverOptions<TestProvider>> = {}, queueOptions: CommonQueueOptions = {}) {
+    const hooks: Hooks = createReceiver({
       provider: testProvider(),
       retry: { attempts: 3, minDelayMs: 10, maxDelayMs: 20 },
       ...options,
       queue: backend.queue(h.server().url, { name, ...queueOptions }),
     });
-    const server = http.createServer(hooks.nodeHandler());
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const served = await serveSigned(hooks.nodeHandler());
     h.defer(async () => {
-      server.closeAllConnections();
-      server.close();
+      served.close();
       await hooks.close({ timeoutMs: 5000 });
     });
-    return {
-      hooks,
-      async post(event) {
-        const { body, headers } = signed(event);
-        const res = await fetch(`http://127.0.0.1:${port}/hook`, { method: 'POST', body, headers });
-        return { status: res.status, body: await res.text() };
-      },
-    };
+    return { hooks, post: served.post };
   }
 
   it(`acknowledges with 202 and runs the handlers with the event from ${backend.server}`, async () => {
@@ -66,7 +50,7 @@ forEachDistributed('distributed-queue', 'on its server', (backend, h) => {
     const handled = deferred<{ id: string; type: string; receivedAt: unknown; attempt: number; payload: unknown }>();
     hooks.on('crawl.page', (event) => handled.resolve(event));
     const event = pageEvent();
-    expect(await post(event)).toEqual({ status: 202, body: JSON.stringify({ id: event.webhookId }) });
+    expect(await post(event)).toMatchObject({ status: 202, text: JSON.stringify({ id: event.webhookId }) });
     const seen = await handled.promise;
     expect(seen).toMatchObject({ id: event.webhookId, type: 'crawl.page', attempt: 1, payload: event });
     expect(seen.receivedAt).toBeInstanceOf(Date);
@@ -85,7 +69,7 @@ forEachDistributed('distributed-queue', 'on its server', (backend, h) => {
     await a.hooks.onIdle();
     // The job is gone (removed on success); the dedupe id is not.
     expect((await b.post(event)).status).toBe(200);
-    expect((await a.post(event)).body).toContain('"duplicate":true');
+    expect((await a.post(event)).text).toContain('"duplicate":true');
     await a.hooks.onIdle();
     expect(runs).toEqual([event.webhookId]);
   });
@@ -164,7 +148,7 @@ forEachDistributed('distributed-queue', 'on its server', (backend, h) => {
     for (let i = 0; i < 3; i++) expect((await post(pageEvent())).status).toBe(202);
     const full = await post(pageEvent());
     expect(full.status).toBe(503);
-    expect(full.body).toContain('queue.full');
+    expect(full.text).toContain('queue.full');
     expect(hooks.stats().queued).toBe(3);
   });
 

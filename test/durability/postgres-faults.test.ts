@@ -1,14 +1,13 @@
 // What only postgresQueue() does when PostgreSQL refuses it: its password never reaches a log or an
 // error. Outages and stalls, shared with bullmqQueue(), are in distributed-faults.test.ts.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createReceiver, type Logger, type Receiver } from '../../src/index.ts';
 import { postgresQueue, type PostgresQueueOptions } from '../../src/queue/postgres-queue.ts';
 import { recordingLogger, rendered } from '../helpers/secrets.ts';
-import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { serveSigned } from '../helpers/http.ts';
+import { deferred, pageEvent, testProvider } from '../helpers/test-provider.ts';
 import { postgresTestsEnabled, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 
 type Hooks = Receiver<ReturnType<typeof testProvider>>;
@@ -46,22 +45,12 @@ describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when Po
     });
     const runs: string[] = [];
     hooks.on('crawl.page', (event) => void runs.push(event.id));
-    const http1 = http.createServer(hooks.nodeHandler());
-    await new Promise<void>((resolve) => http1.listen(0, '127.0.0.1', resolve));
-    const { port } = http1.address() as AddressInfo;
+    const served = await serveSigned(hooks.nodeHandler());
     cleanups.push(async () => {
-      http1.closeAllConnections();
-      http1.close();
+      served.close();
       await hooks.close({ timeoutMs: 5000 });
     });
-    /** Posts as a sender would: it gives up after 10 s. */
-    async function post(event: Record<string, unknown>) {
-      const { body, headers } = signed(event);
-      const res = await fetch(`http://127.0.0.1:${port}/hook`, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
-      const text = await res.text();
-      return { status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 503 ? (JSON.parse(text) as { error: { code: string } }).error.code : undefined, text };
-    }
-    return { hooks, runs, post };
+    return { hooks, runs, post: served.post };
   }
 
   it('never logs the password of its connection URL, through a wrong password and an outage', async () => {

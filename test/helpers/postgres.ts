@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { serverTestsEnabled, startOnFreePort, waitUntilReady, type Spawned, type ThrowawayServer } from './throwaway-server.ts';
 
 /**
@@ -123,4 +124,21 @@ function spawnServer(data: string, dir: string, port: number, user: { uid: numbe
     throw new Error(`postgres did not start on port ${port}: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`);
   });
   return { process: child, started };
+}
+
+/**
+ * Holds `table` (schema-qualified, e.g. `scrapehook.job`) in another session's ACCESS EXCLUSIVE lock,
+ * as a stalled server or a long migration would: every transaction that touches it waits. Resolves
+ * once the lock is held, with the release (COMMIT).
+ */
+export async function lockPostgresTable(url: string, table: string): Promise<() => Promise<void>> {
+  const admin = new pg.Client(url);
+  admin.on('error', () => {});
+  await admin.connect();
+  await admin.query('BEGIN');
+  await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await admin.query('COMMIT');
+    await admin.end();
+  };
 }

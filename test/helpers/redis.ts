@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, serverTestsEnabled, startOnFreePort, waitUntilReady, type Spawned, type ThrowawayServer } from './throwaway-server.ts';
 
 /**
@@ -87,4 +88,18 @@ function ping(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+/**
+ * Makes the Redis at `url` hold every write (CLIENT PAUSE ... WRITE) while connections stay up, as in
+ * a stall or a network partition: the way a Redis that "does not answer" looks to a client. Resolves
+ * once paused, with the release.
+ */
+export async function pauseRedisWrites(url: string): Promise<() => Promise<void>> {
+  const admin = new Redis(url);
+  await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+  return async () => {
+    await admin.call('CLIENT', 'UNPAUSE');
+    admin.disconnect();
+  };
 }
