@@ -194,60 +194,23 @@ export const variants = {
   // the same process runs the workers, as a single instance would. BENCH_BULLMQ_CONCURRENCY
   // raises the workers' concurrency (4 like the other variants by default): a worker does one
   // Redis round trip per job, so at 4 it handles fewer events per second than it accepts.
-  'scrapehook-bullmq': async () => {
-    const { bullmqQueue } = await import('../dist/index.js');
-    const { createBenchReceiver } = await import('./provider.mjs');
-    const { startRedis } = await import('./redis.mjs');
-    const redis = await startRedis();
-    const concurrency = Number(process.env.BENCH_BULLMQ_CONCURRENCY) || undefined;
-    // The workers (4 per process, one Redis round trip per job) fall behind the ack path here, and
-    // at 2 KB the backlog would reach the default 100k bound within a run and answer 503s: this
-    // measures the ack path, so the bound is out of the way; the table flags the backlog.
-    const { hooks, stats } = createBenchReceiver({
-      queue: bullmqQueue({ connection: redis.url }),
-      maxQueued: 1_000_000,
-      ...(concurrency && { concurrency }),
-    });
-    const cpuAtStart = redis.cpuMs();
-    return {
-      listener: hooks.nodeHandler(),
-      stats: () => ({ ...stats(), redisCpuMs: redis.cpuMs() - cpuAtStart }),
-      close: async () => {
-        try {
-          await closeReceiver(hooks);
-        } finally {
-          await redis.stop();
-        }
-      },
-    };
-  },
+  'scrapehook-bullmq': () =>
+    serverQueueVariant({
+      server: async () => (await import('./redis.mjs')).startRedis(),
+      queue: async (url) => (await import('../dist/index.js')).bullmqQueue({ connection: url }),
+      concurrency: process.env.BENCH_BULLMQ_CONCURRENCY,
+      cpuStat: 'redisCpuMs',
+    }),
 
-  // PostgreSQL (pg-boss): every 202 waits for the COMMIT of its batch (dedupe id, body, job).
-  'scrapehook-postgres': async () => {
-    const { postgresQueue } = await import('../dist/index.js');
-    const { createBenchReceiver } = await import('./provider.mjs');
-    const { startPostgres } = await import('./postgres.mjs');
-    const postgres = await startPostgres();
-    const concurrency = Number(process.env.BENCH_POSTGRES_CONCURRENCY) || undefined;
-    // As for BullMQ: the workers may fall behind the ack path; the bound is out of the way.
-    const { hooks, stats } = createBenchReceiver({
-      queue: postgresQueue({ connection: postgres.url }),
-      maxQueued: 1_000_000,
-      ...(concurrency && { concurrency }),
-    });
-    const cpuAtStart = postgres.cpuMs();
-    return {
-      listener: hooks.nodeHandler(),
-      stats: () => ({ ...stats(), postgresCpuMs: postgres.cpuMs() - cpuAtStart }),
-      close: async () => {
-        try {
-          await closeReceiver(hooks);
-        } finally {
-          await postgres.stop();
-        }
-      },
-    };
-  },
+  // PostgreSQL (pg-boss) on a server of its own (bench/postgres.mjs, BENCH_PG_CORE): every 202
+  // waits for the COMMIT of its batch (dedupe id, body, job). BENCH_POSTGRES_CONCURRENCY as above.
+  'scrapehook-postgres': () =>
+    serverQueueVariant({
+      server: async () => (await import('./postgres.mjs')).startPostgres(),
+      queue: async (url) => (await import('../dist/index.js')).postgresQueue({ connection: url }),
+      concurrency: process.env.BENCH_POSTGRES_CONCURRENCY,
+      cpuStat: 'postgresCpuMs',
+    }),
 
   // ---- Hono on @hono/node-server: fetchHandler() against a route doing the same work by hand ----
   'hono-by-hand': async () => {
@@ -310,6 +273,37 @@ export const variants = {
 // The hand-written twins do what the receiver does for a valid delivery: the size limit, HMAC
 // over the raw bytes in constant time, JSON.parse and the same zod schema, then a 202 with the id
 // and the handler after the answer (no queue, no dedupe: the receiver's extra work counts against it).
+/**
+ * A variant whose receiver queues in a server of its own, started for the run and stopped at its
+ * close: `server()` resolves { url, cpuMs(), stop() }; the server's CPU time is reported as
+ * `cpuStat`. The same process runs the workers, as a single instance would. The workers (one round
+ * trip per job) may fall behind the ack path, and at 2 KB the backlog would reach the default 100k
+ * bound within a run and answer 503s: this measures the ack path, so the bound is out of the way;
+ * the table flags the backlog.
+ */
+async function serverQueueVariant({ server, queue, concurrency, cpuStat }) {
+  const { createBenchReceiver } = await import('./provider.mjs');
+  const running = await server();
+  const workers = Number(concurrency) || undefined;
+  const { hooks, stats } = createBenchReceiver({
+    queue: await queue(running.url),
+    maxQueued: 1_000_000,
+    ...(workers && { concurrency: workers }),
+  });
+  const cpuAtStart = running.cpuMs();
+  return {
+    listener: hooks.nodeHandler(),
+    stats: () => ({ ...stats(), [cpuStat]: running.cpuMs() - cpuAtStart }),
+    close: async () => {
+      try {
+        await closeReceiver(hooks);
+      } finally {
+        await running.stop();
+      }
+    },
+  };
+}
+
 const LIMIT = 10 * 1024 * 1024;
 const SIGNATURE_HEADER_NAME = 'x-firecrawl-signature';
 

@@ -1,3 +1,13 @@
+/**
+ * Checks a factory got an options object, or throws ``TypeError("Expected options with <needs>, got
+ * null")`` (`needs` says what the options must hold: "a `connection`").
+ */
+export function requireOptions(options: unknown, needs: string): asserts options is object {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Expected options with ${needs}, got ${options === null ? 'null' : typeof options}`);
+  }
+}
+
 /** Checks an option is a positive integer, or throws ``TypeError("Expected `name` to be ...")``. */
 export function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {

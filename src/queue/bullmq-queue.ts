@@ -28,7 +28,7 @@ import {
   type BullWorker,
   type JobData,
 } from './bullmq/jobs.ts';
-import { nonNegativeInteger, positiveInteger } from '../check-options.ts';
+import { nonNegativeInteger, positiveInteger, requireOptions } from '../check-options.ts';
 
 /** Options of {@link bullmqQueue}. */
 export interface BullmqQueueOptions {
@@ -138,9 +138,7 @@ const POLL_MS = 50;
  * @throws {TypeError} when an option is out of range.
  */
 export function bullmqQueue(options: BullmqQueueOptions): ReceiverQueue {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected options with a \`connection\`, got ${options === null ? 'null' : typeof options}`);
-  }
+  requireOptions(options, 'a `connection`');
   const connection = normalizeConnection(options.connection);
   const { name } = options;
   if (name !== undefined && (typeof name !== 'string' || name === '' || name.includes(':'))) {

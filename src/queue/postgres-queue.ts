@@ -1,6 +1,6 @@
 import type * as Pg from 'pg';
 import { shownPayload } from '../body/decode-body.ts';
-import { positiveInteger } from '../check-options.ts';
+import { positiveInteger, requireOptions } from '../check-options.ts';
 import type { Backend, Claimed, DeliveryCore, EnqueueResult, Outcome, ReceiverQueue } from '../core/backend.ts';
 import { serialize } from '../core/policy.ts';
 import { WebhookError, type WebhookErrorType } from '../errors.ts';
@@ -103,9 +103,7 @@ export interface PostgresQueueOptions {
  * @throws {TypeError} when an option is out of range.
  */
 export function postgresQueue(options: PostgresQueueOptions): ReceiverQueue {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected options with a \`connection\`, got ${options === null ? 'null' : typeof options}`);
-  }
+  requireOptions(options, 'a `connection`');
   const connection = normalizePostgresConnection(options.connection);
   const { name } = options;
   if (name !== undefined && (typeof name !== 'string' || !/^[\w.-]{1,100}$/.test(name))) {

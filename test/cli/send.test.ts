@@ -8,26 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { main } from '../../src/cli/main.ts';
 import type { AttemptReport } from '../../src/cli/send.ts';
 import { apify, createReceiver, firecrawl, standardWebhooks, thordata, webScraper, type AnyProvider, type Receiver, type WebhookEvent } from '../../src/index.ts';
+import { runCli as cli } from '../helpers/cli.ts';
 
 const SECRET = 'fc-secret-7f3a9c';
 const TOKEN = 'tok-91c0e4b2d8';
 const WHSEC = `whsec_${Buffer.from('twenty-four random bytes').toString('base64')}`;
-
-/** Runs the CLI in this process; answers its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}, stdin?: Buffer) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    env,
-    ...(stdin ? { stdin: async () => stdin } : {}),
-  });
-  return { code, stdout, stderr };
-}
 
 interface RunningReceiver {
   url: string;

@@ -9,7 +9,8 @@
 //   - `available()`: whether its server binary is here (see `redisServerAvailable()`); the suite
 //     skips the backend with a message outside CI and fails in CI when it answers false;
 //   - `setUp()`/`tearDown()`: start and stop a throwaway server on a free port in a temp dir
-//     (as `test/helpers/redis.ts` does), once per test file;
+//     (as `test/helpers/redis.ts` does), once per test file; `serverBackend()` below does this
+//     for a backend on a server of its own;
 //   - `world()`: a fresh, empty place for one test (a database schema or a unique queue name),
 //     whose `descriptor` is a JSON string `reopen()` turns back into the same world in another
 //     process (the crash rows run a child process: test/contract/fixtures/receiver.ts);
@@ -23,13 +24,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { bullmqQueue, memoryStore, postgresQueue, sqliteStore, type ReceiverOptions, type Store } from '../../src/index.ts';
 import type { ReceivedBody } from '../../src/types.ts';
 import type { Delivery } from '../../src/types.ts';
-import { postgresServerAvailable, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
-import { redisServerAvailable, startRedis, type RedisServer } from '../helpers/redis.ts';
+import { lockPostgresTable, postgresServerAvailable, startPostgres } from '../helpers/postgres.ts';
+import { pauseRedisWrites, redisServerAvailable, startRedis } from '../helpers/redis.ts';
+import type { ThrowawayServer } from '../helpers/throwaway-server.ts';
 
 /** The rows of the contract suite that a backend may be excused from, with a reason. */
 export type ContractRow =
@@ -225,14 +225,65 @@ const sqlite: Backend = {
   reopen: (descriptor) => sqliteWorld((JSON.parse(descriptor) as { dir: string }).dir, () => {}),
 };
 
-/** bullmqQueue() on a throwaway redis-server (test/helpers/redis.ts); a queue name per receiver and world. */
-let redis: RedisServer | undefined;
+/** What differs between the backends that keep their state in a server of their own. */
+interface ServerBackendSpec {
+  readonly name: string;
+  readonly unstored: Unstored;
+  readonly skip: Backend['skip'];
+  available(): boolean;
+  /** Starts a throwaway server on a free port (test/helpers). */
+  start(): Promise<ThrowawayServer>;
+  /** The queue of the receiver whose queue is named `queueName`, on the server at `url`. */
+  queue(url: string, queueName: string, opts: MakeOptions): ReceiverOptions<never>['queue'];
+  /** Holds every write of the receivers' storage until the answer is called (see {@link World.fault}). */
+  hold(url: string): Promise<() => Promise<void>>;
+}
+
 let worlds = 0;
-const bullmq: Backend = {
+
+/**
+ * A backend on a throwaway server started once per test file: shared and durable; a world is a
+ * queue name per receiver (`contract-<pid>-<n>-<receiver>`) on that server, so worlds never meet.
+ * What waits at close() stays in the server for the other instances or the next start.
+ */
+function serverBackend(spec: ServerBackendSpec): Backend {
+  let server: ThrowawayServer | undefined;
+  const backend: Backend = {
+    name: spec.name,
+    durable: true,
+    shared: true,
+    closeRunsQueued: false,
+    unstored: spec.unstored,
+    skip: spec.skip,
+    available: () => spec.available(),
+    async setUp() {
+      server = await spec.start();
+    },
+    async tearDown() {
+      await server?.stop();
+      server = undefined;
+    },
+    world() {
+      if (!server) throw new Error(`${spec.name}.setUp() has not run`);
+      return backend.reopen(JSON.stringify({ url: server.url, world: `${process.pid}-${++worlds}` }));
+    },
+    reopen(descriptor) {
+      const { url, world } = JSON.parse(descriptor) as { url: string; world: string };
+      return {
+        descriptor,
+        make: (name, opts = {}) => ({ queue: spec.queue(url, `contract-${world}-${name}`, opts) }),
+        // `hold` and `fail` are the same here; `fail` is a hold longer than enqueueTimeoutMs.
+        fault: () => spec.hold(url),
+        cleanup: async () => {},
+      };
+    },
+  };
+  return backend;
+}
+
+/** bullmqQueue() on a throwaway redis-server (test/helpers/redis.ts). */
+const bullmq = serverBackend({
   name: 'bullmq',
-  durable: true,
-  shared: true,
-  closeRunsQueued: false,
   // README, bullmqQueue: "answered 503 queue.unavailable with Retry-After within enqueueTimeoutMs",
   // and "a delivery answered 503 after its timeout may still be added when Redis answers late".
   unstored: { status: 503, code: 'queue.unavailable', retryAfter: true, mayLandLate: true },
@@ -240,58 +291,26 @@ const bullmq: Backend = {
     'close runs waiting retries at once':
       'bullmqQueue: close() "stops this process\'s workers"; a retry waiting for its backoff stays in Redis for the other instances (README: bullmqQueue, close())',
   },
-  available: () => redisServerAvailable(),
-  async setUp() {
-    redis = await startRedis();
-  },
-  async tearDown() {
-    await redis?.stop();
-    redis = undefined;
-  },
-  world() {
-    if (!redis) throw new Error('bullmq.setUp() has not run');
-    return bullmq.reopen(JSON.stringify({ url: redis.url, world: `${process.pid}-${++worlds}` }));
-  },
-  reopen(descriptor) {
-    const { url, world } = JSON.parse(descriptor) as { url: string; world: string };
-    return {
-      descriptor,
-      make(name, opts = {}) {
-        return {
-          queue: bullmqQueue({
-            connection: url,
-            name: `contract-${world}-${name}`,
-            countsIntervalMs: 50,
-            // Long enough for a normal add on a busy machine, short enough for the outage rows.
-            ...(opts.faults ? { enqueueTimeoutMs: 1500 } : {}),
-            // A dead process's job is taken back after about lockDurationMs + stalledIntervalMs.
-            ...(opts.quickRecovery ? { lockDurationMs: 1500, stalledIntervalMs: 300 } : {}),
-          }),
-        };
-      },
-      async fault() {
-        // Redis holds every write while the connection stays up, as in a stall or a partition:
-        // the way a Redis that "does not answer" looks to the receiver. `hold` and `fail` are the
-        // same here; `fail` is a hold longer than enqueueTimeoutMs.
-        const admin = new Redis(url);
-        await admin.call('CLIENT', 'PAUSE', '60000', 'WRITE');
-        return async () => {
-          await admin.call('CLIENT', 'UNPAUSE');
-          admin.disconnect();
-        };
-      },
-      cleanup: async () => {},
-    };
-  },
-};
+  available: redisServerAvailable,
+  start: startRedis,
+  queue: (url, name, opts) =>
+    bullmqQueue({
+      connection: url,
+      name,
+      countsIntervalMs: 50,
+      // Long enough for a normal add on a busy machine, short enough for the outage rows.
+      ...(opts.faults ? { enqueueTimeoutMs: 1500 } : {}),
+      // A dead process's job is taken back after about lockDurationMs + stalledIntervalMs.
+      ...(opts.quickRecovery ? { lockDurationMs: 1500, stalledIntervalMs: 300 } : {}),
+    }),
+  // Redis holds every write while the connection stays up, as in a stall or a partition: the way
+  // a Redis that "does not answer" looks to the receiver.
+  hold: pauseRedisWrites,
+});
 
-/** postgresQueue() on a throwaway PostgreSQL (test/helpers/postgres.ts); a queue name per receiver and world, one schema. */
-let postgres: PostgresServer | undefined;
-const postgresql: Backend = {
+/** postgresQueue() on a throwaway PostgreSQL (test/helpers/postgres.ts), in its default schema. */
+const postgresql = serverBackend({
   name: 'postgres',
-  durable: true,
-  shared: true,
-  closeRunsQueued: false,
   // README, postgresQueue: "answered 503 queue.unavailable with Retry-After ... within
   // enqueueTimeoutMs", and "a delivery answered 503 may still commit late".
   unstored: { status: 503, code: 'queue.unavailable', retryAfter: true, mayLandLate: true },
@@ -299,53 +318,22 @@ const postgresql: Backend = {
     'close runs waiting retries at once':
       'postgresQueue: close() "stops claiming and waits for this process\'s running deliveries; what waits stays in PostgreSQL" (README: postgresQueue, close())',
   },
-  available: () => postgresServerAvailable(),
-  async setUp() {
-    postgres = await startPostgres();
-  },
-  async tearDown() {
-    await postgres?.stop();
-    postgres = undefined;
-  },
-  world() {
-    if (!postgres) throw new Error('postgres.setUp() has not run');
-    return postgresql.reopen(JSON.stringify({ url: postgres.url, world: `${process.pid}-${++worlds}` }));
-  },
-  reopen(descriptor) {
-    const { url, world } = JSON.parse(descriptor) as { url: string; world: string };
-    return {
-      descriptor,
-      make(name, opts = {}) {
-        return {
-          queue: postgresQueue({
-            connection: url,
-            name: `contract-${world}-${name}`,
-            countsIntervalMs: 50,
-            pollIntervalMs: 50,
-            ...(opts.faults ? { enqueueTimeoutMs: 1500 } : {}),
-            // A dead process's job is taken back after about lockDurationMs + maintenanceIntervalMs.
-            ...(opts.quickRecovery ? { lockDurationMs: 1000, maintenanceIntervalMs: 1000 } : {}),
-          }),
-        };
-      },
-      async fault() {
-        // Another session holds pg-boss' job table, as a stalled server or a long migration would:
-        // every transaction that writes a job waits. `hold` and `fail` are the same here; `fail` is
-        // a hold longer than enqueueTimeoutMs. (The receivers' first delivery has created the table.)
-        const admin = new pg.Client(url);
-        admin.on('error', () => {});
-        await admin.connect();
-        await admin.query('BEGIN');
-        await admin.query('LOCK TABLE scrapehook.job IN ACCESS EXCLUSIVE MODE');
-        return async () => {
-          await admin.query('COMMIT');
-          await admin.end();
-        };
-      },
-      cleanup: async () => {},
-    };
-  },
-};
+  available: postgresServerAvailable,
+  start: startPostgres,
+  queue: (url, name, opts) =>
+    postgresQueue({
+      connection: url,
+      name,
+      countsIntervalMs: 50,
+      pollIntervalMs: 50,
+      ...(opts.faults ? { enqueueTimeoutMs: 1500 } : {}),
+      // A dead process's job is taken back after about lockDurationMs + maintenanceIntervalMs.
+      ...(opts.quickRecovery ? { lockDurationMs: 1000, maintenanceIntervalMs: 1000 } : {}),
+    }),
+  // Another session holds pg-boss' job table, as a stalled server or a long migration would: every
+  // transaction that writes a job waits. (The receivers' first delivery has created the table.)
+  hold: (url) => lockPostgresTable(url, 'scrapehook.job'),
+});
 
 /** Every backend the contract suite runs over. Add a row here (see the top of this file). */
 export const BACKENDS: readonly Backend[] = [memory, sqlite, bullmq, postgresql];

@@ -2,20 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { createReceiver, importRows, sqliteStore, type ReceiverOptions } from '../../src/index.ts';
 import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { sendRaw } from '../helpers/http.ts';
 import { redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
 import { signed, testProvider } from '../helpers/test-provider.ts';
 import { numberedSource } from '../import/numbered-source.ts';
-
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {} });
-  return { code, stdout, stderr };
-}
+import { runCli as cli } from '../helpers/cli.ts';
 
 let dir: string;
 beforeAll(() => {

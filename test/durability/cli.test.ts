@@ -1,30 +1,16 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
-import { createReceiver, sqliteStore, type AnyProvider, type Receiver } from '../../src/index.ts';
-import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
-import { findReceiverQueues } from '../../src/queue/bullmq/admin.ts';
-import { freePort, redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
-import { sendRaw } from '../helpers/http.ts';
-import { shoutingProvider } from '../helpers/shouting-provider.ts';
-import { pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { sqliteStore } from '../../src/index.ts';
+import { runCli as cli } from '../helpers/cli.ts';
+import { twoReceiversWithDeadLetters } from '../helpers/dead-letters.ts';
+import { pageEvent } from '../helpers/test-provider.ts';
 import { killChildren, readLog, send, startReceiver, waitFor } from './child.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-
-/** Runs the CLI in this process; answers its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
-  return { code, stdout, stderr };
-}
 
 let dir: string;
 beforeAll(() => {
@@ -32,27 +18,6 @@ beforeAll(() => {
 });
 afterEach(() => killChildren());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-/**
- * Two receivers whose handlers fail, each with one dead letter of the same id `same` (and the test
- * receiver with `only-test` too).
- */
-async function twoReceiversWithDeadLetters(options: { store?: () => ReturnType<typeof sqliteStore>; queue?: () => ReturnType<typeof bullmqQueue> }) {
-  const store = options.store?.();
-  const make = <P extends AnyProvider>(provider: P) =>
-    createReceiver({ provider, retry: { attempts: 1 }, ...(store ? { store } : { queue: options.queue!() }) }) as unknown as Receiver<AnyProvider>;
-  const receivers = [make(testProvider()), make(shoutingProvider())];
-  for (const hooks of receivers) {
-    hooks.onAny(() => {
-      throw new Error('down');
-    });
-  }
-  const [test, shout] = receivers as [Receiver<AnyProvider>, Receiver<AnyProvider>];
-  for (const webhookId of ['same', 'only-test']) expect((await sendRaw(test.nodeHandler(), signed(pageEvent({ webhookId })))).status).toBe(202);
-  expect((await sendRaw(shout.nodeHandler(), signed({ type: 'page.scraped', webhookId: 'same', markdown: 'x' }))).status).toBe(202);
-  await Promise.all(receivers.map((hooks) => hooks.onIdle()));
-  return { test, shout, close: () => Promise.all(receivers.map((hooks) => hooks.close())) };
-}
 
 describe('scrapehook (CLI)', () => {
   it('--help prints the usage and exits 0', async () => {
@@ -96,7 +61,8 @@ describe('scrapehook (CLI)', () => {
   describe('with --sqlite', () => {
     it('shows which receiver each dead letter belongs to, and lists, counts and replays one receiver’s with --receiver', async () => {
       const db = join(dir, 'receivers.db');
-      const { close } = await twoReceiversWithDeadLetters({ store: () => sqliteStore({ path: db }) });
+      const store = sqliteStore({ path: db });
+      const { close } = await twoReceiversWithDeadLetters(() => ({ store }));
       await close();
 
       const all = await cli(['dead-letters', '--sqlite', db]);
@@ -152,82 +118,6 @@ describe('scrapehook (CLI)', () => {
       expect(await receiver.close()).toBe(0);
       expect(JSON.parse((await cli(['stats', '--sqlite', db, '--json'])).stdout)).toMatchObject({ succeeded: 3, dead: 0, requeued: 0 });
       expect((await cli(['dead-letters', '--sqlite', db])).stdout).toBe('No dead letters.\n');
-    });
-  });
-
-  describe.runIf(redisTestsEnabled('cli'))('with --redis', () => {
-    let redis: RedisServer;
-    beforeAll(async () => {
-      redis = await startRedis();
-    });
-    afterAll(async () => {
-      await redis?.stop();
-    });
-
-    it('lists dead letters, counts, and replays into the running receivers (URL from the environment)', async () => {
-      const hooks = createReceiver({ provider: testProvider(), retry: { attempts: 1 }, queue: bullmqQueue({ connection: redis.url, name: 'cli' }) });
-      let fixed = false;
-      const done: string[] = [];
-      hooks.onAny((event) => {
-        if (!fixed) throw new Error('down');
-        done.push(event.id);
-      });
-      try {
-        const env = { SCRAPEHOOK_REDIS_URL: redis.url };
-        const server = http.createServer(hooks.nodeHandler());
-        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-        const { port } = server.address() as AddressInfo;
-        for (const webhookId of ['r-1', 'r-2']) expect(await send(port, pageEvent({ webhookId }))).toBe(202);
-        await hooks.onIdle();
-        server.close();
-
-        const listed = await cli(['dead-letters', '--queue', 'cli'], env);
-        expect(listed.code).toBe(0);
-        expect(listed.stdout).toMatch(/r-1\s+crawl\.page\s+1\s+/);
-        expect(JSON.parse((await cli(['stats', '--queue', 'cli', '--json'], env)).stdout)).toEqual({ queued: 0, running: 0, dead: 2, workers: 1 });
-
-        fixed = true;
-        expect(await cli(['replay', 'r-2', '--queue', 'cli'], env)).toMatchObject({ code: 0 });
-        await waitFor(() => done.includes('r-2'), 'a worker ran r-2');
-        expect(await cli(['replay', '--all', '--redis', redis.url, '--queue', 'cli', '--json'])).toMatchObject({
-          code: 0,
-          stdout: '{"replayed":["r-1"],"missing":[]}\n',
-        });
-        await waitFor(() => done.includes('r-1'), 'a worker ran r-1');
-        await hooks.onIdle();
-        expect((await cli(['dead-letters', '--queue', 'cli'], env)).stdout).toBe('No dead letters.\n');
-      } finally {
-        await hooks.close();
-      }
-    });
-
-    it('finds every receiver’s queue, shows the receiver of each dead letter, and filters by --receiver', async () => {
-      const { close } = await twoReceiversWithDeadLetters({ queue: () => bullmqQueue({ connection: redis.url }) });
-      try {
-        const env = { SCRAPEHOOK_REDIS_URL: redis.url };
-        const all = await cli(['dead-letters'], env);
-        expect(all.code).toBe(0);
-        expect(all.stdout).toMatch(/^test\s+same\s+crawl\.page\s/m);
-        expect(all.stdout).toMatch(/^shout\s+same\s+page\.scraped\s/m);
-        expect(all.stdout).toContain('3 dead letters.');
-        const shout = JSON.parse((await cli(['dead-letters', '--receiver', 'shout', '--json'], env)).stdout) as { receiver: string; id: string }[];
-        expect(shout.map((l) => [l.receiver, l.id])).toEqual([['shout', 'same']]);
-        expect(JSON.parse((await cli(['stats', '--receiver', 'test', '--json'], env)).stdout)).toMatchObject({ dead: 2 });
-        expect(await cli(['replay', 'only-test', '--receiver', 'shout'], env)).toMatchObject({ code: 1 });
-        // Looking creates no queue: a typo or the CLI's own probe is never found as a receiver.
-        expect(await cli(['stats', '--receiver', 'typo'], env)).toMatchObject({ code: 0 });
-        expect(await findReceiverQueues({ url: redis.url }, 'bull')).toEqual(['scrapehook-shout', 'scrapehook-test']);
-      } finally {
-        await close();
-      }
-    });
-
-    it('fails fast with exit 1 when Redis is unreachable, never printing the password', async () => {
-      const port = await freePort();
-      const result = await cli(['stats', '--redis', `redis://user:s3cret@127.0.0.1:${port}`]);
-      expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`redis://user:***@127.0.0.1:${port}`);
-      expect(result.stderr + result.stdout).not.toContain('s3cret');
     });
   });
 });

@@ -1,62 +1,18 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+// What only postgresQueue() does when PostgreSQL refuses it: its password never reaches a log or an
+// error. Outages and stalls, shared with bullmqQueue(), are in distributed-faults.test.ts.
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createReceiver, type Logger, type Receiver } from '../../src/index.ts';
 import { postgresQueue, type PostgresQueueOptions } from '../../src/queue/postgres-queue.ts';
-import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { recordingLogger, rendered } from '../helpers/secrets.ts';
+import { serveSigned } from '../helpers/http.ts';
+import { deferred, pageEvent, testProvider } from '../helpers/test-provider.ts';
 import { postgresTestsEnabled, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
 
 type Hooks = Receiver<ReturnType<typeof testProvider>>;
 
-describe('postgresQueue() option enqueueTimeoutMs', () => {
-  it('throws a TypeError when it is not a positive integer', () => {
-    expect(() => postgresQueue({ connection: 'postgres://h', enqueueTimeoutMs: 0 })).toThrow(TypeError);
-    expect(() => postgresQueue({ connection: 'postgres://h', enqueueTimeoutMs: 1.5 })).toThrow(/enqueueTimeoutMs/);
-  });
-});
-
-/** A logger that keeps every call exactly as the library made it. */
-function recordingLogger(onCall?: (call: unknown[]) => void): { logger: Logger; calls: unknown[][] } {
-  const calls: unknown[][] = [];
-  const record =
-    (level: string) =>
-    (...args: unknown[]): void => {
-      calls.push([level, ...args]);
-      onCall?.([level, ...args]);
-    };
-  return { logger: { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') } as Logger, calls };
-}
-
-/** Every way a logger could render `value`: JSON, util.inspect with nothing hidden, and every own string. */
-function rendered(value: unknown): string {
-  const seen = new WeakSet<object>();
-  const json = JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === 'object' && v !== null) {
-      if (seen.has(v)) return '[cycle]';
-      seen.add(v);
-    }
-    return typeof v === 'bigint' ? String(v) : v;
-  });
-  const inspected = inspect(value, { depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity, showHidden: true, breakLength: Infinity });
-  const parts: string[] = [];
-  const walked = new WeakSet<object>();
-  const walk = (v: unknown): void => {
-    if (typeof v === 'string') parts.push(v);
-    else if (typeof v === 'object' && v !== null && !walked.has(v)) {
-      walked.add(v);
-      for (const key of Reflect.ownKeys(v)) {
-        const descriptor = Object.getOwnPropertyDescriptor(v, key);
-        if (descriptor && 'value' in descriptor) walk(descriptor.value);
-      }
-    }
-  };
-  walk(value);
-  return [json, inspected, ...parts].join('\n');
-}
-
-describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when PostgreSQL does not answer', () => {
+describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when PostgreSQL refuses its password', () => {
   let server: PostgresServer;
   let admin: pg.Client;
   let queueCount = 0;
@@ -89,66 +45,13 @@ describe.runIf(postgresTestsEnabled('postgres-faults'))('postgresQueue() when Po
     });
     const runs: string[] = [];
     hooks.on('crawl.page', (event) => void runs.push(event.id));
-    const http1 = http.createServer(hooks.nodeHandler());
-    await new Promise<void>((resolve) => http1.listen(0, '127.0.0.1', resolve));
-    const { port } = http1.address() as AddressInfo;
+    const served = await serveSigned(hooks.nodeHandler());
     cleanups.push(async () => {
-      http1.closeAllConnections();
-      http1.close();
+      served.close();
       await hooks.close({ timeoutMs: 5000 });
     });
-    /** Posts as a sender would: it gives up after 10 s. */
-    async function post(event: Record<string, unknown>) {
-      const { body, headers } = signed(event);
-      const res = await fetch(`http://127.0.0.1:${port}/hook`, { method: 'POST', body, headers, signal: AbortSignal.timeout(10_000) });
-      const text = await res.text();
-      return { status: res.status, retryAfter: res.headers.get('retry-after'), code: res.status === 503 ? (JSON.parse(text) as { error: { code: string } }).error.code : undefined, text };
-    }
-    return { hooks, runs, post };
+    return { hooks, runs, post: served.post };
   }
-
-  it('answers 503 queue.unavailable with Retry-After while PostgreSQL is down, and takes deliveries again once it is back', async () => {
-    const { hooks, runs, post } = await serve();
-    expect((await post(pageEvent({ webhookId: 'before-outage' }))).status).toBe(202);
-    await hooks.onIdle();
-
-    await server.halt();
-    const burst = Array.from({ length: 20 }, (_, i) => pageEvent({ webhookId: `burst-${i}` }));
-    const answers = await Promise.all(burst.map((event) => post(event)));
-    for (const answer of answers) expect(answer).toMatchObject({ status: 503, retryAfter: '7', code: 'queue.unavailable' });
-    expect(hooks.stats().rejected['queue.unavailable']).toBe(20);
-
-    // Back: the pool opens new connections by itself, and the senders' retries are accepted and handled.
-    await server.restart();
-    await vi.waitFor(async () => expect((await post(burst[0]!)).status).toBe(202), { timeout: 30_000, interval: 100 });
-    for (const event of burst.slice(1)) expect((await post(event)).status).toBe(202);
-    await hooks.onIdle();
-    expect(runs.filter((id) => id.startsWith('burst-')).sort()).toEqual(burst.map((e) => e.webhookId).sort());
-    expect(runs.filter((id) => id === 'before-outage')).toHaveLength(1);
-  }, 60_000);
-
-  it('answers 503 when PostgreSQL takes longer than enqueueTimeoutMs; the delivery still runs once, and the retry is a duplicate', async () => {
-    const { hooks, runs, post } = await serve({ enqueueTimeoutMs: 300 });
-    await hooks.onIdle(); // the schema exists
-    const client = await connectAdmin();
-    cleanups.push(() => client.end().catch(() => {}));
-    // Another session holds the dedupe table: every accept waits (a stall, as a long migration would).
-    await client.query('BEGIN');
-    await client.query('LOCK TABLE scrapehook.scrapehook_dedupe IN ACCESS EXCLUSIVE MODE');
-
-    const slow = pageEvent({ webhookId: 'slow' });
-    expect(await post(slow)).toMatchObject({ status: 503, retryAfter: '7', code: 'queue.unavailable' });
-    // Still waiting for PostgreSQL: the next requests are answered at once.
-    for (const answer of await Promise.all([1, 2, 3].map((i) => post(pageEvent({ webhookId: `behind-${i}` }))))) {
-      expect(answer).toMatchObject({ status: 503, code: 'queue.unavailable' });
-    }
-
-    await client.query('COMMIT');
-    // The first transaction commits after all: its delivery runs, and the sender's retry is a duplicate.
-    await vi.waitFor(async () => expect(JSON.parse((await post(slow)).text)).toEqual({ id: 'slow', duplicate: true }), { timeout: 10_000, interval: 50 });
-    await hooks.onIdle();
-    expect(runs.filter((id) => id === 'slow')).toEqual(['slow']);
-  }, 30_000);
 
   it('never logs the password of its connection URL, through a wrong password and an outage', async () => {
     const password = `pg-pw-${process.pid}-x7Q`;

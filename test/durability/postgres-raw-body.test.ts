@@ -1,18 +1,16 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { createReceiver, importRows, postgresQueue, type Batch, type Logger } from '../../src/index.ts';
+import { createReceiver, importRows, postgresQueue, type Batch } from '../../src/index.ts';
 import { sendRaw } from '../helpers/http.ts';
 import { postgresTestsEnabled, startPostgres, type PostgresServer } from '../helpers/postgres.ts';
-import { BODY, SHOUTED, shoutingProvider } from '../helpers/shouting-provider.ts';
-import { SIGNATURE_HEADER, sign, signed, testProvider } from '../helpers/test-provider.ts';
+import { signed, testProvider } from '../helpers/test-provider.ts';
 import { numberedSource, type NumberedRow } from '../import/numbered-source.ts';
 
-// On PostgreSQL, a delivery whose provider lets its body be kept is a job without a payload plus
-// the body as received in scrapehook_body; a worker in another process validates it again. Import
-// checkpoints live in scrapehook_state, per job.
+// On PostgreSQL, import checkpoints live in scrapehook_state, per job, and import sets per receiver
+// queue. Bodies kept as received, alike on both distributed backends, are in
+// distributed-raw-body.test.ts.
 
-describe.runIf(postgresTestsEnabled('postgres-raw-body'))('postgresQueue() keeping bodies as received, and import state', () => {
+describe.runIf(postgresTestsEnabled('postgres-raw-body'))('postgresQueue() keeping import state', () => {
   let server: PostgresServer;
   let client: pg.Client;
   let queueCount = 0;
@@ -30,102 +28,6 @@ describe.runIf(postgresTestsEnabled('postgres-raw-body'))('postgresQueue() keepi
   afterAll(async () => {
     await client?.end();
     await server?.stop();
-  });
-
-  interface OpenOptions {
-    provider?: ReturnType<typeof shoutingProvider>;
-    workers?: boolean;
-    logger?: Logger;
-    attempts?: number;
-  }
-
-  function receiver(options: OpenOptions = {}) {
-    name = `raw-${++queueCount}`;
-    return open(options);
-  }
-
-  function open({ provider = shoutingProvider(), workers = true, logger, attempts = 1 }: OpenOptions = {}) {
-    const hooks = createReceiver({
-      provider,
-      retry: { attempts, minDelayMs: 3_600_000, maxDelayMs: 3_600_000 },
-      ...(logger && { logger }),
-      queue: postgresQueue({ connection: server.url, name, workers, countsIntervalMs: 50, pollIntervalMs: 50 }),
-    });
-    cleanups.push(() => hooks.close({ timeoutMs: 5000 }));
-    return hooks;
-  }
-
-  async function post(hooks: ReturnType<typeof open>, body = BODY) {
-    return sendRaw(hooks.nodeHandler(), { headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: sign(body) }, body });
-  }
-
-  async function job(): Promise<{ id: string; data: Record<string, unknown> } | undefined> {
-    const { rows } = await client.query<{ id: string; data: Record<string, unknown> }>('SELECT id, data FROM scrapehook.job WHERE name = $1', [name]);
-    return rows[0];
-  }
-  async function bodies(): Promise<Buffer[]> {
-    const { rows } = await client.query<{ bytes: Buffer }>('SELECT b.bytes FROM scrapehook.scrapehook_body b');
-    return rows.map((row) => row.bytes);
-  }
-
-  it('commits the exact request bytes beside a job without payload (web tier), and deletes both once a worker elsewhere succeeded', async () => {
-    await client.query('DELETE FROM scrapehook.scrapehook_body').catch(() => {});
-    const web = receiver({ workers: false });
-    expect((await post(web)).status).toBe(202);
-    const kept = await job();
-    expect(kept?.data).toMatchObject({ id: 'wh-raw-1', body: 'json', receiver: 'shout' });
-    expect(kept?.data).not.toHaveProperty('payload');
-    expect((await bodies()).map((b) => b.equals(Buffer.from(BODY)))).toEqual([true]);
-    // Nothing runs in a web tier.
-    expect(web.stats()).toMatchObject({ accepted: 1, succeeded: 0 });
-
-    const worker = open();
-    const payloads: unknown[] = [];
-    worker.on('page.scraped', (event) => void payloads.push(event.payload));
-    await worker.onIdle();
-    expect(payloads).toEqual([SHOUTED]);
-    expect(await job()).toBeUndefined();
-    expect(await bodies()).toEqual([]);
-    // A duplicate after that keeps nothing.
-    expect((await post(web)).status).toBe(200);
-    expect(await bodies()).toEqual([]);
-  });
-
-  it('keeps the body of a dead letter, shows it validated, and deletes it once a replay succeeded', async () => {
-    const hooks = receiver();
-    let fail = true;
-    const payloads: unknown[] = [];
-    hooks.on('page.scraped', (event) => {
-      if (fail) throw new Error('not yet');
-      payloads.push(event.payload);
-    });
-    expect((await post(hooks)).status).toBe(202);
-    await hooks.onIdle();
-    const [letter] = await hooks.deadLetters();
-    expect(letter).toMatchObject({ id: 'wh-raw-1', attempts: 1, error: { type: 'handler.failed' }, event: { payload: SHOUTED } });
-    expect(hooks.stats().dead).toBe(1);
-    fail = false;
-    await hooks.replay('wh-raw-1');
-    expect(payloads).toEqual([SHOUTED]);
-    expect(await hooks.deadLetters()).toEqual([]);
-    await hooks.onIdle();
-    expect(hooks.stats().dead).toBe(0);
-    expect(await bodies()).toEqual([]);
-  });
-
-  it('makes a body that no longer passes its schema a dead letter with the validation error, shown decoded', async () => {
-    const web = receiver({ workers: false });
-    expect((await post(web)).status).toBe(202);
-    const worker = open({ provider: shoutingProvider(z.string().max(5)) });
-    let ran = false;
-    worker.on('page.scraped', () => void (ran = true));
-    await worker.onIdle();
-    expect(ran).toBe(false);
-    const [letter] = await worker.deadLetters();
-    expect(letter).toMatchObject({ id: 'wh-raw-1', error: { type: 'payload.invalid' }, attempts: 1 });
-    expect(letter!.event.payload).toEqual(JSON.parse(BODY));
-    await expect(worker.replay('wh-raw-1')).rejects.toMatchObject({ type: 'payload.invalid' });
-    expect(await worker.deadLetters()).toHaveLength(1);
   });
 
   it('keeps import checkpoints in PostgreSQL per job, resumes a retry from them, and keeps them an hour after success', async () => {

@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import { createReceiver, memoryStore, sqliteStore, type AnyProvider, type Receiver } from '../../src/index.ts';
 import { bullmqQueue } from '../../src/queue/bullmq-queue.ts';
 import { sendRaw } from '../helpers/http.ts';
 import { redisTestsEnabled, startRedis, type RedisServer } from '../helpers/redis.ts';
 import { SHOUTED, shoutingProvider } from '../helpers/shouting-provider.ts';
 import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { runCli as cli } from '../helpers/cli.ts';
 
 // An app receiving from several providers passes one store (or one Redis) to several receivers.
 // Each receiver must recover, list, replay, dedupe and count only its own deliveries.
@@ -52,13 +52,6 @@ function record<P extends AnyProvider>(hooks: Receiver<P>): unknown[] {
   const ran: unknown[] = [];
   hooks.onAny((event) => void ran.push(event.payload));
   return ran;
-}
-
-async function cli(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env: {} });
-  return { code, stdout, stderr };
 }
 
 describe('receiver names', () => {

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { it } from 'vitest';
-import { freePort } from './redis.ts';
+import pg from 'pg';
+import { serverTestsEnabled, startOnFreePort, waitUntilReady, type Spawned, type ThrowawayServer } from './throwaway-server.ts';
 
 /**
  * A throwaway PostgreSQL server for one test file: `initdb` in a temp dir, `postgres` on a free
@@ -25,17 +25,9 @@ import { freePort } from './redis.ts';
  * });
  * ```
  */
-export interface PostgresServer {
-  readonly port: number;
-  /** `postgres://postgres@127.0.0.1:<port>/postgres` */
-  readonly url: string;
-  /** Stops the server (fast shutdown, then SIGKILL after 5 s) and removes its temp dir. */
-  stop(): Promise<void>;
-  /** Stops the server as a crash would (immediate shutdown), keeping its data and port: see {@link restart}. */
-  halt(): Promise<void>;
-  /** Starts a halted server again on the same port and data; resolves once it accepts connections. */
-  restart(): Promise<void>;
-}
+export type PostgresServer = ThrowawayServer;
+
+const NEED = { what: 'the PostgreSQL server binaries (initdb, postgres)', install: 'CI installs them with apt-get install postgresql' };
 
 /** Where `initdb` and `postgres` are: `$POSTGRES_BIN`, else the newest /usr/lib/postgresql/<version>/bin, else PATH. */
 function binDir(): string | undefined {
@@ -75,21 +67,13 @@ export function postgresServerAvailable(): boolean {
  * binaries fail the suite rather than skip it; outside CI they skip the tests with a message.
  */
 export function postgresTestsEnabled(suite: string): boolean {
-  if (postgresServerAvailable()) return true;
-  if (process.env.CI === 'true') {
-    it(`${suite}: needs PostgreSQL, which CI must install`, () => {
-      throw new Error('These tests need the PostgreSQL server binaries (initdb, postgres): CI installs them with apt-get install postgresql');
-    });
-    return false;
-  }
-  console.warn(`[${suite}] skipped: these tests need the PostgreSQL server binaries (initdb, postgres); install postgresql (in CI it is required)`);
-  return false;
+  return serverTestsEnabled(suite, postgresServerAvailable(), NEED);
 }
 
 /** Creates a cluster in a temp dir and starts it on a free port; resolves once it accepts connections. */
 export async function startPostgres(): Promise<PostgresServer> {
   if (!postgresServerAvailable()) {
-    throw new Error('These tests need the PostgreSQL server binaries (initdb, postgres): install postgresql');
+    throw new Error(`These tests need ${NEED.what}: ${NEED.install}`);
   }
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'scrapehook-postgres-'));
@@ -107,43 +91,19 @@ export async function startPostgres(): Promise<PostgresServer> {
   // see real password authentication): they must give their password (SCRAM).
   const hba = join(data, 'pg_hba.conf');
   writeFileSync(hba, `host all +password_required 127.0.0.1/32 scram-sha-256\n${readFileSync(hba, 'utf8')}`);
-  let lastError: unknown;
-  // Another process may take the port between freePort() and the server's bind: try again then.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    let child = spawnServer(data, dir, port, user);
-    try {
-      await child.started;
-      return {
-        port,
-        url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-        stop: async () => {
-          await stop(child.process);
-          rmSync(dir, { recursive: true, force: true });
-        },
-        async halt() {
-          if (child.process.exitCode !== null || child.process.signalCode !== null) return;
-          const exited = new Promise((resolve) => child.process.once('exit', resolve));
-          // SIGQUIT: immediate shutdown, as a crash: connections drop, no checkpoint; the next
-          // start recovers from the WAL. (A SIGKILL of the postmaster would leave its children.)
-          child.process.kill('SIGQUIT');
-          await exited;
-        },
-        async restart() {
-          child = spawnServer(data, dir, port, user);
-          await child.started;
-        },
-      };
-    } catch (error) {
-      lastError = error;
-      await stop(child.process);
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  throw lastError;
+  // halt(): SIGQUIT, PostgreSQL's immediate shutdown, as a crash: connections drop, no checkpoint;
+  // the next start recovers from the WAL. (A SIGKILL of the postmaster would leave its children.)
+  // stop(): SIGINT, its fast shutdown (disconnects clients, no checkpoint wait for them).
+  return startOnFreePort({
+    spawn: (port) => spawnServer(data, dir, port, user),
+    url: (port) => `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stopSignal: 'SIGINT',
+    haltSignal: 'SIGQUIT',
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  });
 }
 
-function spawnServer(data: string, dir: string, port: number, user: { uid: number; gid: number } | undefined): { process: ChildProcess; started: Promise<void> } {
+function spawnServer(data: string, dir: string, port: number, user: { uid: number; gid: number } | undefined): Spawned {
   const settings = {
     listen_addresses: '127.0.0.1',
     port: String(port),
@@ -159,31 +119,26 @@ function spawnServer(data: string, dir: string, port: number, user: { uid: numbe
   const child = spawn(binary('postgres'), args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user ?? {}) });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const started = waitForReady(port, child, 15_000).catch((error: unknown) => {
+  const ready = () => spawnSync(binary('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '1'], { stdio: 'ignore' }).status === 0;
+  const started = waitUntilReady(child, ready, { timeoutMs: 15_000, intervalMs: 50, what: 'not accepting connections' }).catch((error: unknown) => {
     throw new Error(`postgres did not start on port ${port}: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`);
   });
   return { process: child, started };
 }
 
-async function waitForReady(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`it exited with code ${child.exitCode}`);
-    const ready = spawnSync(binary('pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port), '-t', '1'], { stdio: 'ignore' });
-    if (ready.status === 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`not accepting connections within ${timeoutMs} ms`);
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  // SIGINT: PostgreSQL's fast shutdown (disconnects clients, no checkpoint wait for them).
-  child.kill('SIGINT');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
+/**
+ * Holds `table` (schema-qualified, e.g. `scrapehook.job`) in another session's ACCESS EXCLUSIVE lock,
+ * as a stalled server or a long migration would: every transaction that touches it waits. Resolves
+ * once the lock is held, with the release (COMMIT).
+ */
+export async function lockPostgresTable(url: string, table: string): Promise<() => Promise<void>> {
+  const admin = new pg.Client(url);
+  admin.on('error', () => {});
+  await admin.connect();
+  await admin.query('BEGIN');
+  await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await admin.query('COMMIT');
+    await admin.end();
+  };
 }

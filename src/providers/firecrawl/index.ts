@@ -4,6 +4,7 @@ import { TEMPLATE_TOKEN_LOCATION } from '../template/index.ts';
 import { hmacSignature } from '../../verify/hmac-signature.ts';
 import type { Provider, Verifier } from '../../types.ts';
 import { firecrawlAliases, firecrawlEnvelope, firecrawlEvents } from './schema.ts';
+import { requireOptions } from '../../check-options.ts';
 
 export type {
   FirecrawlDocument,
@@ -79,9 +80,7 @@ export type FirecrawlProvider = Provider<typeof firecrawlEvents, typeof firecraw
  * @throws {TypeError} when neither a secret nor a token is given, or one given is empty or not a string.
  */
 export function firecrawl(options: FirecrawlOptions): FirecrawlProvider {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected options with a \`secret\` or a \`token\`, got ${options === null ? 'null' : typeof options}`);
-  }
+  requireOptions(options, 'a `secret` or a `token`');
   const signed = options.secret !== undefined || options.secrets !== undefined;
   const tokened = options.token !== undefined || options.tokens !== undefined;
   if (!signed && !tokened) {

@@ -1,5 +1,6 @@
 import { secretToken, type SecretTokenOptions } from '../../verify/secret-token.ts';
 import type { Verifier } from '../../types.ts';
+import { requireOptions } from '../../check-options.ts';
 
 /** Where a secret token is read from: any of the places named may carry it. */
 export type TokenLocation = Pick<SecretTokenOptions, 'param' | 'query' | 'header' | 'scheme'>;
@@ -19,9 +20,7 @@ export interface TokenOptions {
 
 /** Builds the token verifier, checking the options the way every factory reports misconfiguration. */
 export function tokenVerifier(options: TokenOptions, defaults: TokenLocation): Verifier {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected options with a \`token\`, got ${options === null ? 'null' : typeof options}`);
-  }
+  requireOptions(options, 'a `token`');
   if (options.token !== undefined && typeof options.token !== 'string') {
     // Never echo the value: a misplaced secret of another kind is still a secret.
     throw new TypeError(`Expected \`token\` to be a string, got ${typeof options.token}`);

@@ -5,6 +5,7 @@ import { secretList } from '../../verify/secrets.ts';
 import { bytesEqual } from '../../verify/timing-safe-equal.ts';
 import type { Provider, Verifier } from '../../types.ts';
 import { standardWebhookSchema, type StandardWebhookSchema } from './schema.ts';
+import { requireOptions } from '../../check-options.ts';
 
 export type { StandardWebhookPayload, StandardWebhookSchema } from './schema.ts';
 
@@ -150,9 +151,7 @@ export function standardWebhooks<D extends z.ZodType = z.ZodUnknown>(options: St
 export function standardWebhooks(
   options: StandardWebhooksEventsOptions<Record<string, z.ZodType>, z.ZodType> | StandardWebhooksDataOptions<z.ZodType>,
 ): StandardWebhooksProvider<Record<string, z.ZodType>, z.ZodType> | StandardWebhooksAnyProvider<z.ZodType> {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Expected options with a \`secret\`, got ${options === null ? 'null' : typeof options}`);
-  }
+  requireOptions(options, 'a `secret`');
   const keys = decodeSecrets(options.secret, options.secrets);
   const toleranceSeconds = options.toleranceSeconds ?? 300;
   if (typeof toleranceSeconds !== 'number' || Number.isNaN(toleranceSeconds) || toleranceSeconds < 0) {

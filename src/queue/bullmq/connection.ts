@@ -1,4 +1,5 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { redactConnectionUrl } from '../connection-url.ts';
 
 /** How to reach Redis, when not given as a URL. */
 export interface RedisConnectionOptions {
@@ -50,15 +51,7 @@ export function normalizeConnection(connection: RedisConnection): NormalizedConn
  * @example redactRedisUrl('redis://:s3cret@cache:6379/0') // 'redis://:***@cache:6379/0'
  */
 export function redactRedisUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return '[invalid url]';
-  }
-  if (parsed.password !== '') parsed.password = '***';
-  else if (parsed.username !== '') parsed.username = '***';
-  return parsed.toString();
+  return redactConnectionUrl(url);
 }
 
 /** Where a connection points, for logs and the CLI: never its password. */

@@ -1,4 +1,5 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { redactConnectionUrl } from '../connection-url.ts';
 
 /** How to reach PostgreSQL, when not given as a URL. */
 export interface PostgresConnectionOptions {
@@ -23,16 +24,8 @@ export interface PostgresConnectionOptions {
 /** A PostgreSQL URL (`postgres://` or `postgresql://`), or the parts of a connection. */
 export type PostgresConnection = string | PostgresConnectionOptions;
 
-/** The options handed to node-postgres' `Pool` (the same fields, `url` as `connectionString`). */
-export interface NormalizedPostgresConnection {
-  connectionString?: string;
-  host?: string;
-  port?: number;
-  user?: string;
-  password?: string;
-  database?: string;
-  ssl?: boolean | TlsOptions;
-}
+/** The options handed to node-postgres' `Pool`: the same fields, `url` as `connectionString`. */
+export type NormalizedPostgresConnection = Omit<PostgresConnectionOptions, 'url'> & { connectionString?: string };
 
 const URL_SCHEME = /^postgres(?:ql)?:\/\//;
 
@@ -69,19 +62,8 @@ const SECRET_PARAMS = /^(password|sslpassword|sslkey|passfile)$/i;
  * @example redactPostgresUrl('postgres://app:s3cret@db:5432/hooks') // 'postgres://app:***@db:5432/hooks'
  */
 export function redactPostgresUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return '[invalid url]';
-  }
-  if (parsed.password !== '') parsed.password = '***';
   // A PostgreSQL user name is not a secret; in some other scheme's URL it may be a token.
-  else if (parsed.username !== '' && !URL_SCHEME.test(url)) parsed.username = '***';
-  for (const key of [...parsed.searchParams.keys()]) {
-    if (SECRET_PARAMS.test(key)) parsed.searchParams.set(key, '***');
-  }
-  return parsed.toString().replace(/=\*\*\*/g, '=***').replace(/%2A%2A%2A/g, '***');
+  return redactConnectionUrl(url, { userIsSecret: !URL_SCHEME.test(url), secretParams: SECRET_PARAMS });
 }
 
 /** Where a connection points, for logs and the CLI: never its password. */

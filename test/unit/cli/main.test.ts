@@ -2,16 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, main } from '../../../src/cli/main.ts';
+import { EXIT } from '../../../src/cli/main.ts';
 import { sqliteStore } from '../../../src/store/sqlite-store.ts';
-
-/** Runs the CLI in this process with the given environment; answers its exit code and output. */
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), env });
-  return { code, stdout, stderr };
-}
+import { runCli as cli } from '../../helpers/cli.ts';
 
 let dir: string;
 /** A file that does not exist: a command that parsed reaches the backend and fails there, with exit 1. */
