@@ -342,6 +342,8 @@ for (const payload of config.payloads) {
 
 /** The durable backends, compared with the memory store. */
 const DURABLE = ['scrapehook-sqlite', 'scrapehook-bullmq', 'scrapehook-postgres'];
+/** Metrics and tracing, compared with the same receiver without them. */
+const TELEMETRY = ['scrapehook-node-metrics', 'scrapehook-node-otel', 'scrapehook-node-otel-sdk'];
 /** Pairs of variants, on this Node and, with BENCH_NODE, on the other. */
 const withSuffixes = (pairs) => ['', ...(otherSuffix ? [otherSuffix] : [])].flatMap((sfx) => pairs.map(([a, b]) => [a + sfx, b + sfx]));
 
@@ -414,7 +416,7 @@ for (const payload of config.payloads) {
     }
   }
   // The durable ack paths against the memory default (issue target: at least 0.5 of its req/s).
-  for (const [durable, memory] of withSuffixes(DURABLE.map((d) => [d, 'scrapehook-node']))) {
+  for (const [durable, memory] of withSuffixes([...DURABLE, ...TELEMETRY].map((d) => [d, 'scrapehook-node']))) {
     if (names.includes(durable) && names.includes(memory)) {
       summary[payload][`${durable}/${memory}`] = {
         rps: ratioPerRound(durable, memory, (m) => m.rps),
@@ -472,6 +474,10 @@ for (const payload of config.payloads) {
   for (const [durable, memory] of withSuffixes(DURABLE.map((d) => [d, 'scrapehook-node']))) {
     const d = s[`${durable}/${memory}`];
     if (d) console.log(`${durable} / ${memory} (memory store): req/s ${fx(d.rps)}, p99 ${fx(d.p99)}`);
+  }
+  for (const [instrumented, plain] of withSuffixes(TELEMETRY.map((d) => [d, 'scrapehook-node']))) {
+    const d = s[`${instrumented}/${plain}`];
+    if (d) console.log(`${instrumented} / ${plain} (telemetry off): req/s ${fx(d.rps)} (metrics target ×0.95), p99 ${fx(d.p99)}`);
   }
   for (const n of names) {
     const v = s[n];
