@@ -3,8 +3,9 @@ import { apifyItems, type ApifyItemsOptions } from '../../src/import/apify.ts';
 import { ImportError } from '../../src/import/errors.ts';
 import type { Batch } from '../../src/import/types.ts';
 import { apifyApiMock, type ApifyApiMock, type ApifyApiMockOptions } from '../../src/testing/index.ts';
-import type { Logger } from '../../src/types.ts';
 import { receivedRequests } from '../helpers/mock-requests.ts';
+import { collect } from '../helpers/batches.ts';
+import { recordingLogger } from '../helpers/recorder.ts';
 
 const token = 'apify_secret_token_123';
 let api: ApifyApiMock;
@@ -17,19 +18,7 @@ const start = async (datasets: ApifyApiMockOptions['datasets'], faults: ApifyApi
 };
 const source = (extra: Partial<ApifyItemsOptions> = {}) => apifyItems({ token, baseUrl: api.url, retryDelayMs: 1, ...extra });
 
-async function collect<R>(iterable: AsyncIterable<Batch<R>>): Promise<Batch<R>[]> {
-  const out: Batch<R>[] = [];
-  for await (const batch of iterable) out.push(batch);
-  return out;
-}
 
-/** A logger that keeps every line, to look for secrets in. */
-function recordingLogger() {
-  const lines: { level: string; obj: unknown; msg?: string }[] = [];
-  const at = (level: string) => (obj: unknown, msg?: string) => void lines.push({ level, obj, msg });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { logger, lines, text: () => JSON.stringify(lines) };
-}
 
 const itemsRequests = () => api.requests.filter((r) => r.path.endsWith('/items'));
 
@@ -101,7 +90,7 @@ describe('apifyItems', () => {
     expect(waits).toEqual([429, 429, 503, 503, 500, undefined, 200]);
     // Retry-After: 1 was honoured; the other waits follow the backoff from retryDelayMs.
     expect((log.lines[1]!.obj as { waitMs: number }).waitMs).toBe(1000);
-    expect(log.text()).not.toContain(token);
+    expect(JSON.stringify(log.lines)).not.toContain(token);
   });
 
   it('fails with import.unavailable after the retries, having yielded only whole pages: never a silent truncation', async () => {

@@ -5,7 +5,8 @@ import { ImportError } from '../../src/import/errors.ts';
 import { firecrawlDocuments, type FirecrawlDocumentsOptions } from '../../src/import/firecrawl.ts';
 import type { Batch } from '../../src/import/types.ts';
 import { firecrawlApiMock, type FirecrawlApiMock, type FirecrawlApiMockOptions, type FirecrawlMockDocument } from '../../src/testing/index.ts';
-import type { Logger } from '../../src/types.ts';
+import { collect } from '../helpers/batches.ts';
+import { recordingLogger } from '../helpers/recorder.ts';
 
 const apiKey = 'fc-secret-key-456';
 let api: FirecrawlApiMock;
@@ -20,18 +21,7 @@ const source = (extra: Partial<FirecrawlDocumentsOptions> = {}) => firecrawlDocu
 const ids = (docs: readonly { metadata?: { scrapeId?: unknown } }[]) => docs.map((d) => d.metadata?.scrapeId);
 const generated = (jobId: string, n: number) => Array.from({ length: n }, (_, i) => api.document(jobId, i));
 
-async function collect<R>(iterable: AsyncIterable<Batch<R>>): Promise<Batch<R>[]> {
-  const out: Batch<R>[] = [];
-  for await (const batch of iterable) out.push(batch);
-  return out;
-}
 
-function recordingLogger() {
-  const lines: { level: string; obj: unknown; msg?: string }[] = [];
-  const at = (level: string) => (obj: unknown, msg?: string) => void lines.push({ level, obj, msg });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-  return { logger, lines, warnings: () => lines.filter((l) => l.level === 'warn').map((l) => l.obj as { status?: number; waitMs: number }) };
-}
 
 const statusRequests = () => api.requests.filter((r) => /\/(crawl|scrape)\/[^/]+$/.test(r.path));
 
@@ -86,7 +76,7 @@ describe('firecrawlDocuments', () => {
     const log = recordingLogger();
     const batches = await collect(source().read({ jobId: 'c1', kind: 'crawl' }, { logger: log.logger }));
     expect(ids(batches.flatMap((b) => b.rows))).toEqual(ids(generated('c1', 250)));
-    const warnings = log.warnings();
+    const warnings = log.lines.filter((l) => l.level === 'warn').map((l) => l.obj as { status?: number; waitMs: number });
     expect(warnings.map((w) => w.status)).toEqual([429, 429, 429, 502, 502, 503]);
     expect(warnings.slice(0, 2).map((w) => w.waitMs)).toEqual([1000, 2000]);
     expect(warnings[2]!.waitMs).toBeLessThan(10); // no hint: the backoff from retryDelayMs

@@ -1,19 +1,12 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { apify, createReceiver, type AnyProvider, type Logger, type Receiver } from '../../src/index.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { apify, createReceiver, type Logger } from '../../src/index.ts';
 import { apifyDelivery, type TestDelivery } from '../../src/testing/index.ts';
 import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
+import { closeAfterEach } from '../helpers/receivers.ts';
 
 const TOKEN = 'tok-3f9a.c0ffee';
 
-const receivers: Receiver<AnyProvider>[] = [];
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close({ timeoutMs: 1000 })));
-});
-
-function track<P extends AnyProvider>(hooks: Receiver<P>): Receiver<P> {
-  receivers.push(hooks as unknown as Receiver<AnyProvider>);
-  return hooks;
-}
+const track = closeAfterEach();
 
 const toRequest = (delivery: TestDelivery): Request =>
   new Request(`https://example.com${delivery.path}`, { method: 'POST', headers: delivery.headers, body: delivery.body });

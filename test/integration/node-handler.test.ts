@@ -1,22 +1,15 @@
 import http from 'node:http';
 import express from 'express';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { apify, createReceiver, defineProvider, type AnyProvider, type Logger, type Receiver } from '../../src/index.ts';
+import { apify, createReceiver, defineProvider, type Logger } from '../../src/index.ts';
 import { apifyDelivery, sendDelivery, type TestDelivery } from '../../src/testing/index.ts';
 import { sendRaw } from '../helpers/http.ts';
+import { closeAfterEach } from '../helpers/receivers.ts';
 
 const TOKEN = 'tok-3f9a.c0ffee';
 
-const receivers: Receiver<AnyProvider>[] = [];
-afterEach(async () => {
-  await Promise.all(receivers.splice(0).map((r) => r.close({ timeoutMs: 1000 })));
-});
-
-function track<P extends AnyProvider>(hooks: Receiver<P>): Receiver<P> {
-  receivers.push(hooks as unknown as Receiver<AnyProvider>);
-  return hooks;
-}
+const track = closeAfterEach();
 
 /** Collects what a logger is given. */
 function memoryLogger(): Logger & { warnings: { obj: unknown; msg: string | undefined }[]; text(): string } {
