@@ -57,6 +57,13 @@ export class HandlerRegistry<P extends AnyProvider> {
     };
   }
 
+  /** Whether no handler is registered at all (`on` or `onAny`): a delivery run now reaches nobody. */
+  get empty(): boolean {
+    if (this.#any.size > 0) return false;
+    for (const set of this.#handlers.values()) if (set.size > 0) return false;
+    return true;
+  }
+
   /**
    * Every handler for an event type: exact, each dotted prefix with `.*`, aliases, then onAny.
    * Wildcards and aliases match only the provider's known types, as their handler types say;

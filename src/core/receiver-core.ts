@@ -222,7 +222,24 @@ export class ReceiverCore<P extends AnyProvider> implements DeliveryCore {
     // Made when a handler first reads ctx.importState, once per attempt.
     let importState: ImportState | undefined;
     const state = () => (importState ??= this.#importStateOf(delivery.id, claimed));
-    return runDelivery(this.#settings.handlers.for(delivery.type), this.#caller, event, state, skip);
+    const handlers = this.#settings.handlers.for(delivery.type);
+    if (handlers.length === 0 && !this.#warnedNoHandlers && this.#settings.handlers.empty) this.#warnNoHandlers(delivery);
+    return runDelivery(handlers, this.#caller, event, state, skip);
+  }
+
+  #warnedNoHandlers = false;
+
+  /**
+   * Once per receiver: a delivery ran while no handler at all was registered. It succeeds (a
+   * receiver may be a sink), but it is usually a worker that registered its handlers after an
+   * `await`, while the backend was already running deliveries recovered or waiting from before.
+   */
+  #warnNoHandlers(delivery: Delivery): void {
+    this.#warnedNoHandlers = true;
+    this.logger.warn(
+      { id: delivery.id, type: delivery.type, provider: delivery.provider },
+      'scrapehook: a delivery ran before any handler was registered and reached none (it counts as succeeded); register handlers right after createReceiver(), before any await, so that deliveries kept from before a restart reach them',
+    );
   }
 
   /** `run` for the instruments, bound once. */

@@ -1,7 +1,11 @@
 import express from 'express';
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { WebhookError, createReceiver, memoryStore, type Receiver, type ReceiverOptions } from '../../src/index.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebhookError, createReceiver, memoryStore, sqliteStore, type Receiver, type ReceiverOptions } from '../../src/index.ts';
+import { recordingLogger } from '../helpers/recorder.ts';
 import { deferred, pageEvent, signed, testProvider } from '../helpers/test-provider.ts';
 
 type TestProvider = ReturnType<typeof testProvider>;
@@ -293,6 +297,50 @@ describe('receiver.on()', () => {
     expect(() => hooks.on('*', () => {})).toThrow(/onAny/);
     // @ts-expect-error 'error' is not an event pattern
     expect(() => hooks.on('error', () => {})).toThrow(/onError/);
+  });
+});
+
+describe('a delivery with no handler registered', () => {
+  const NO_HANDLER = /ran before any handler was registered/;
+
+  it('warns once when deliveries kept from before a restart run before any handler is registered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'scrapehook-no-handler-'));
+    try {
+      const path = join(dir, 'hooks.db');
+      // First life: the delivery is stored, and its handler never finishes before close() gives up.
+      const first = setup({ store: sqliteStore({ path }) });
+      const started = deferred();
+      first.hooks.on('crawl.page', (_event, ctx) => {
+        started.resolve();
+        return new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      });
+      expect((await first.deliver(pageEvent({ webhookId: 'kept-1' }))).status).toBe(202);
+      expect((await first.deliver(pageEvent({ webhookId: 'kept-2' }))).status).toBe(202);
+      await started.promise;
+      await first.hooks.close({ timeoutMs: 0 });
+
+      // Second life, written as a worker that awaits something before registering its handlers.
+      const { logger, lines } = recordingLogger();
+      const second = setup({ store: sqliteStore({ path }), logger });
+      await second.hooks.onIdle();
+      const warned = lines.filter((line) => line.level === 'warn' && NO_HANDLER.test(line.msg ?? ''));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]!.obj).toMatchObject({ type: 'crawl.page' });
+      expect(['kept-1', 'kept-2']).toContain((warned[0]!.obj as { id: string }).id);
+      expect(second.hooks.stats()).toMatchObject({ succeeded: 2 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not warn when handlers exist, only none for this event type', async () => {
+    const { logger, lines } = recordingLogger();
+    const { hooks, deliver } = setup({ logger });
+    hooks.on('crawl.completed', () => {});
+    expect((await deliver(pageEvent())).status).toBe(202);
+    await hooks.onIdle();
+    expect(hooks.stats()).toMatchObject({ succeeded: 1 });
+    expect(lines.filter((line) => NO_HANDLER.test(line.msg ?? ''))).toEqual([]);
   });
 });
 
