@@ -225,6 +225,7 @@ async function measure(variant, payload, round, loadgen) {
       systemUs: win.systemUs,
       cpuFraction: win.cpuUs / 1e6 / wallS,
       requestsInWindow: win.requests,
+      gc: win.gc,
       maxRSSKb: fin.maxRSSKb,
       stats: win.stats,
       finalStats: fin.stats,
@@ -284,6 +285,7 @@ function line(rec) {
   return (
     `${rec.rps.toFixed(0).padStart(6)} req/s  p50 ${l.p50} ms  p99 ${l.p99} ms  ` +
     `srv ${rec.server.cpuUsPerReq?.toFixed(0)} µs/req (${fmtPct(rec.server.cpuFraction)} CPU)  ` +
+    (rec.server.gc ? `gc ${rec.server.gc.major} major ${(rec.server.gc.ms / Math.max(1, rec.server.requestsInWindow) * 1000).toFixed(0)} µs/req  ` : '') +
     `lg ${fmtPct(rec.loadgen.cpuFraction)} CPU  rss ${(rec.server.maxRSSKb / 1024).toFixed(0)} MB` +
     (rec.machine ? `  other ${rec.machine.foreignCpuCores.toFixed(2)} cores` : '') +
     (rec.flags.length ? `\n      !! ${rec.flags.join('\n      !! ')}` : '')

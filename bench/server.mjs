@@ -3,7 +3,9 @@
 // Listens on 127.0.0.1, port 0, and talks to its parent over IPC:
 //   -> {type:'ready', port, pid}
 //   <- {type:'mark-start'}   -> {type:'marked'}
-//   <- {type:'mark-stop'}    -> {type:'window', cpuUs, userUs, systemUs, requests, wallMs, stats}
+//   <- {type:'mark-stop'}    -> {type:'window', cpuUs, userUs, systemUs, requests, wallMs, gc, stats}
+//      gc: the window's garbage collections, { major, minor, ms } (ms: their summed pause time);
+//      at 256 KB a run with many mark-compacts reads slower for that reason alone, so it is shown
 //   <- {type:'exit'}         -> {type:'final', maxRSSKb, requests, stats} then exits
 // Exits at once if the parent goes away (IPC disconnect), and after a hard
 // lifetime limit (BENCH_SERVER_MAX_SECONDS, default 900 s) whatever happens.
@@ -11,6 +13,7 @@
 // Without IPC (run by hand) it prints the port and serves until Ctrl-C.
 
 import http from 'node:http';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { variants } from './variants.mjs';
 
 const [variantName, payloadName = ''] = process.argv.slice(2);
@@ -82,6 +85,16 @@ async function heapSampler() {
   };
 }
 
+// Garbage collections, counted from process start; a window reports the difference.
+const gc = { major: 0, minor: 0, ms: 0 };
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (entry.detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+    else gc.minor++;
+    gc.ms += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
 let requests = 0;
 const listener = variant.listener;
 const server = http.createServer((req, res) => {
@@ -105,7 +118,7 @@ if (!process.send) {
     switch (msg?.type) {
       case 'mark-start':
         if (heapFile) await heapSampling.start();
-        mark = { cpu: process.cpuUsage(), requests, t: performance.now() };
+        mark = { cpu: process.cpuUsage(), requests, t: performance.now(), gc: { ...gc } };
         await send({ type: 'marked' });
         break;
       case 'mark-stop': {
@@ -118,6 +131,7 @@ if (!process.send) {
           cpuUs: cpu.user + cpu.system,
           requests: requests - (mark?.requests ?? 0),
           wallMs: performance.now() - (mark?.t ?? 0),
+          gc: { major: gc.major - (mark?.gc.major ?? 0), minor: gc.minor - (mark?.gc.minor ?? 0), ms: gc.ms - (mark?.gc.ms ?? 0) },
           stats: stats(),
         });
         break;
