@@ -47,7 +47,10 @@ function parseArgs(argv) {
 async function send(port, pool, from, to, connections) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   let next = from;
-  const one = (i) =>
+  // A keep-alive socket the server closed while idle (its keepAliveTimeout passes easily under
+  // valgrind) fails the next request sent on it with ECONNRESET: send that request again, once,
+  // on a new socket, as the Node docs advise for `request.reusedSocket`.
+  const one = (i, retried = false) =>
     new Promise((resolve, reject) => {
       const body = pool.body(i);
       const req = http.request(
@@ -64,7 +67,10 @@ async function send(port, pool, from, to, connections) {
           res.on('end', () => (res.statusCode >= 200 && res.statusCode < 300 ? resolve() : reject(new Error(`answer ${res.statusCode} to request ${i}`))));
         },
       );
-      req.on('error', reject);
+      req.on('error', (err) => {
+        if (!retried && req.reusedSocket && err.code === 'ECONNRESET') one(i, true).then(resolve, reject);
+        else reject(err);
+      });
       req.end(body);
     });
   const worker = async () => {

@@ -54,30 +54,16 @@ export const variants = {
 
   // FLOOR C: FLOOR A + the provider's zod schema + a bounded dedupe (a Map capped like the memory
   // store's) + a p-queue task calling one no-op handler after the answer, as the receiver does.
-  'floor-c': async () => {
-    const verify = await handVerifier();
-    const { crawlPageSchema } = await import('./provider.mjs');
-    const { default: PQueue } = await import('p-queue');
-    const queue = new PQueue({ concurrency: 4 });
-    const seen = new Map();
-    const MAX_IDS = 100_000;
-    let events = 0;
-    const handler = async () => {
-      events++;
-    };
-    const listener = (req, res) => readAll(req, (raw) => {
-      const body = floorA(verify, raw, req, res);
-      if (body === undefined) return;
-      const result = crawlPageSchema.safeParse(body);
-      if (!result.success) return void res.writeHead(400, JSON_HEADERS).end('{"error":{"code":"payload.invalid"}}');
-      const id = result.data.webhookId;
-      if (seen.has(id)) return void res.writeHead(200, JSON_HEADERS).end(`{"id":${JSON.stringify(id)},"duplicate":true}`);
-      seen.set(id, Date.now());
-      if (seen.size > MAX_IDS) seen.delete(seen.keys().next().value);
-      void queue.add(() => handler(result.data));
-      res.writeHead(202, JSON_HEADERS).end(`{"id":${JSON.stringify(id)}}`);
-    });
-    return { listener, stats: () => ({ events }) };
+  'floor-c': async () => floorC(),
+
+  // FLOOR C's listener mounted on an Express route, as scrapehook-express mounts the middleware:
+  // what the same hand-written work costs under Express (compare with scrapehook-express).
+  'express-floor-c': async () => {
+    const { default: express } = await import('express');
+    const { listener, stats } = await floorC();
+    const app = express();
+    app.post('/hook', listener);
+    return { listener: app, stats };
   },
 
   'scrapehook-node': async () => {
@@ -308,6 +294,33 @@ async function handVerifier() {
   };
 }
 
+/** FLOOR C's request listener and its counter (see the floor-c variant). */
+async function floorC() {
+  const verify = await handVerifier();
+  const { crawlPageSchema } = await import('./provider.mjs');
+  const { default: PQueue } = await import('p-queue');
+  const queue = new PQueue({ concurrency: 4 });
+  const seen = new Map();
+  const MAX_IDS = 100_000;
+  let events = 0;
+  const handler = async () => {
+    events++;
+  };
+  const listener = (req, res) => readAll(req, (raw) => {
+    const body = floorA(verify, raw, req, res);
+    if (body === undefined) return;
+    const result = crawlPageSchema.safeParse(body);
+    if (!result.success) return void res.writeHead(400, JSON_HEADERS).end('{"error":{"code":"payload.invalid"}}');
+    const id = result.data.webhookId;
+    if (seen.has(id)) return void res.writeHead(200, JSON_HEADERS).end(`{"id":${JSON.stringify(id)},"duplicate":true}`);
+    seen.set(id, Date.now());
+    if (seen.size > MAX_IDS) seen.delete(seen.keys().next().value);
+    void queue.add(() => handler(result.data));
+    res.writeHead(202, JSON_HEADERS).end(`{"id":${JSON.stringify(id)}}`);
+  });
+  return { listener, stats: () => ({ events }) };
+}
+
 let schema;
 async function parseAndValidate(raw) {
   schema ??= (await import('./provider.mjs')).crawlPageSchema;
@@ -367,6 +380,7 @@ export const meta = {
   'node-bare': { baseline: true },
   'floor-a': { baseline: true },
   'floor-c': { baseline: true, dedupes: true },
+  'express-floor-c': { baseline: true, dedupes: true },
   'express-drain': { baseline: true },
   'express-json': { baseline: true },
   'scrapehook-node': { needsBuild: true, dedupes: true },

@@ -222,16 +222,24 @@ export function createPipeline(state: PipelineState) {
     return { status: 202, headers: JSON_HEADERS, body: `{"id":${JSON.stringify(id)}}` };
   }
 
-  async function rawBodyOf(req: IncomingRequest): Promise<Buffer> {
-    // Another middleware may have read the stream already: use its bytes if it kept them.
-    if (Buffer.isBuffer(req.rawBody)) return checkLimit(req.rawBody, limit);
-    if (typeof req.rawBody === 'string') return checkLimit(Buffer.from(req.rawBody), limit);
-    if (Buffer.isBuffer(req.body)) return checkLimit(req.body, limit);
-    if (req.body !== undefined || req.readableEnded || (req as { _body?: unknown })._body === true) {
+  async function rawBodyOf(req: IncomingRequest, headers: IncomingMessage['headers']): Promise<Buffer> {
+    // Another middleware may have read the stream already: use its bytes if it kept them. Read
+    // `rawBody`, `body` and `_body` only when the request may have them (see mayHoldBody): each
+    // lookup of a property a request lacks costs a walk of its prototype chain under Express.
+    if (mayHoldBody(req)) {
+      if (Buffer.isBuffer(req.rawBody)) return checkLimit(req.rawBody, limit);
+      if (typeof req.rawBody === 'string') return checkLimit(Buffer.from(req.rawBody), limit);
+      if (Buffer.isBuffer(req.body)) return checkLimit(req.body, limit);
+      if (req.body !== undefined || (req as { _body?: unknown })._body === true) {
+        warnAlreadyParsed();
+        throw alreadyConsumed();
+      }
+    }
+    if (req.readableEnded) {
       warnAlreadyParsed();
       throw alreadyConsumed();
     }
-    return readBody(req, limit, bodyTimeoutMs);
+    return readBody(req, limit, bodyTimeoutMs, headers);
   }
 
   function nodeIncoming(req: IncomingRequest): Incoming {
@@ -388,16 +396,25 @@ const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
  */
 class NodeIncoming implements Incoming {
   readonly method: string;
-  readonly url: string;
   readonly #req: IncomingRequest;
-  readonly #read: (req: IncomingRequest) => Promise<Buffer>;
+  readonly #read: (req: IncomingRequest, headers: IncomingMessage['headers']) => Promise<Buffer>;
+  /**
+   * `req.headers`, read once. Under Express every request object gets a map (hidden class) of its
+   * own (its prototype is swapped, then properties are added), so each property read on it misses
+   * V8's inline caches and is looked up again; `req.headers` changed map between the reads.
+   */
+  #headers: IncomingMessage['headers'] | undefined = undefined;
   mark: RequestMark | undefined = undefined;
 
-  constructor(req: IncomingRequest, read: (req: IncomingRequest) => Promise<Buffer>) {
+  constructor(req: IncomingRequest, read: (req: IncomingRequest, headers: IncomingMessage['headers']) => Promise<Buffer>) {
     this.method = req.method ?? 'GET';
-    this.url = req.url ?? '/';
     this.#req = req;
     this.#read = read;
+  }
+
+  /** Read when needed (a route to match, a refusal to log, a verifier that asks): not on every request. */
+  get url(): string {
+    return this.#req.url ?? '/';
   }
 
   get params(): Record<string, string> | undefined {
@@ -409,15 +426,15 @@ class NodeIncoming implements Incoming {
   }
 
   header(name: string): string | undefined {
-    return headerOf(this.#req.headers, name);
+    return headerOf((this.#headers ??= this.#req.headers), name);
   }
 
   headers(): Record<string, string> {
-    return headersOf(this.#req.headers);
+    return headersOf((this.#headers ??= this.#req.headers));
   }
 
   readBody(): Promise<Buffer> {
-    return this.#read(this.#req);
+    return this.#read(this.#req, (this.#headers ??= this.#req.headers));
   }
 }
 
@@ -475,6 +492,28 @@ class RequestContext implements VerifyContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Per prototype of requests: whether it has `rawBody`, `body` or `_body`, or inherits one. */
+const protoHoldsBody = new WeakMap<object, boolean>();
+
+/**
+ * Whether a request may carry a body another middleware read: `rawBody`, `body` or `_body` on the
+ * request itself (where body parsers put them), or on its prototype chain (looked at once per
+ * prototype). `Object.hasOwn` looks only at the request's own properties, which under Express
+ * costs far less than a property read: a request there has a map of its own, so a read misses
+ * V8's caches and walks the seven prototypes before finding nothing.
+ */
+function mayHoldBody(req: object): boolean {
+  if (Object.hasOwn(req, 'rawBody') || Object.hasOwn(req, 'body') || Object.hasOwn(req, '_body')) return true;
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === null) return false;
+  let holds = protoHoldsBody.get(proto);
+  if (holds === undefined) {
+    holds = 'rawBody' in proto || 'body' in proto || '_body' in proto;
+    protoHoldsBody.set(proto, holds);
+  }
+  return holds;
+}
 
 /** A `node:http` header by lower-case name; several values are joined with `, `. */
 function headerOf(headers: IncomingMessage['headers'], name: string): string | undefined {

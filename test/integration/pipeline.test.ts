@@ -373,4 +373,21 @@ describe.each([
     const tampered = await request(app).post('/hook').set(headers).send(body.replace('crawl-1', 'crawl-2'));
     expect(tampered.status).toBe(401);
   });
+
+  it('sees a body the request inherits from app.request, as well as one set on the request', async () => {
+    // The pipeline looks for rawBody/body/_body on the request itself, and on its prototype chain
+    // once per prototype: a getter on app.request must still be found.
+    const hooks = receiver();
+    const handled = vi.fn();
+    hooks.on('crawl.page', handled);
+    const app = express();
+    const { body, headers } = signed(pageEvent());
+    Object.defineProperty(app.request, 'rawBody', { configurable: true, get: () => Buffer.from(body) });
+    app.use(express.raw({ type: 'text/never' })); // reads nothing: the stream stays unread
+    app.all('/hook', hooks.middleware());
+    // Sent with a body that does not match the signature: 202 proves the inherited rawBody was used.
+    expect((await request(app).post('/hook').set(headers).send(body.replace('crawl-1', 'crawl-2'))).status).toBe(202);
+    await hooks.onIdle();
+    expect(handled).toHaveBeenCalledOnce();
+  });
 });
