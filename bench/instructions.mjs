@@ -145,6 +145,10 @@ async function main() {
     ['scrapehook-node', 'floor-c'],
     ['scrapehook-node', 'floor-a'],
     ['scrapehook-express', 'express-drain'],
+    ['scrapehook-hono', 'hono-by-hand'],
+    ['scrapehook-hono', 'hono-by-hand-queue'],
+    ['scrapehook-fastify', 'fastify-by-hand'],
+    ['scrapehook-fastify', 'fastify-by-hand-queue'],
   ].filter(([a, b]) => by[a] && by[b]);
   for (const [a, b] of ratios) console.log(`${a} / ${b}: ${(by[a] / by[b]).toFixed(2)}×`);
 }

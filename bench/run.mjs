@@ -406,9 +406,12 @@ for (const payload of config.payloads) {
     }
   }
   // Each framework adapter against its hand-written twin (issue 11 target: at least 0.9 of its req/s).
+  // The twins with FLOOR C's dedupe and p-queue task: what the adapters cost beyond the feature.
   for (const [adapter, twin] of withSuffixes([
     ['scrapehook-hono', 'hono-by-hand'],
     ['scrapehook-fastify', 'fastify-by-hand'],
+    ['scrapehook-hono', 'hono-by-hand-queue'],
+    ['scrapehook-fastify', 'fastify-by-hand-queue'],
   ])) {
     if (names.includes(adapter) && names.includes(twin)) {
       summary[payload][`${adapter}/${twin}`] = {
@@ -469,9 +472,11 @@ for (const payload of config.payloads) {
   for (const [adapter, twin] of withSuffixes([
     ['scrapehook-hono', 'hono-by-hand'],
     ['scrapehook-fastify', 'fastify-by-hand'],
+    ['scrapehook-hono', 'hono-by-hand-queue'],
+    ['scrapehook-fastify', 'fastify-by-hand-queue'],
   ])) {
     const t = s[`${adapter}/${twin}`];
-    if (t) console.log(`${adapter} / ${twin}: req/s ${fx(t.rps)} (target ×0.90), server CPU per request ${fx(t.cpuPerReq)}`);
+    if (t) console.log(`${adapter} / ${twin}: req/s ${fx(t.rps)}${twin.endsWith('-queue') ? '' : ' (target ×0.90)'}, server CPU per request ${fx(t.cpuPerReq)}`);
   }
   for (const [durable, memory] of withSuffixes(DURABLE.map((d) => [d, 'scrapehook-node']))) {
     const d = s[`${durable}/${memory}`];

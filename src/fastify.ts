@@ -55,9 +55,10 @@ export const scrapehookFastify = fp(
       // Only reading the body can fail here: the pipeline answers everything else itself.
       send(reply, pipeline.refused(bufferedOf(request), bodyError(error, pipeline.limit)));
     });
-    app.all(path, async (request, reply) => {
-      send(reply, await pipeline.buffered(bufferedOf(request)));
-      return reply;
+    // Callback style (no async function, and no promise handed back to Fastify to watch): the
+    // pipeline never rejects, and the reply is sent once it has answered.
+    app.all(path, (request, reply) => {
+      void pipeline.buffered(bufferedOf(request)).then((answer) => send(reply, answer));
     });
   },
   { fastify: '5.x', name: 'scrapehook', encapsulate: true },
@@ -74,7 +75,11 @@ function bufferedOf(request: FastifyRequest): BufferedRequest {
 }
 
 function send(reply: FastifyReply, answer: Answer): void {
-  void reply.code(answer.status).headers(answer.headers).send(answer.body);
+  reply.code(answer.status);
+  // The answer's headers one by one (reply.headers() makes an array of the keys first).
+  const headers = answer.headers;
+  for (const name in headers) reply.header(name, headers[name]);
+  void reply.send(answer.body);
 }
 
 /** Fastify's errors while reading a body, as the receiver's own. */

@@ -304,8 +304,7 @@ export function createReceiver<P extends AnyProvider>(options: ReceiverOptions<P
         throw new TypeError(`Expected \`waitUntil\` to be a function, got ${typeof fallback}`);
       }
       return function scrapehookFetchHandler(request, context) {
-        const waitUntil = typeof context?.waitUntil === 'function' ? context.waitUntil : fallback;
-        return pipeline.fetch(request, { params: context?.params, waitUntil }, route);
+        return pipeline.fetch(request, context, route, fallback);
       };
     },
     async receive({ type, payload, id }) {

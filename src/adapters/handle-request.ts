@@ -246,56 +246,70 @@ export function createPipeline(state: PipelineState) {
     return new NodeIncoming(req, rawBodyOf);
   }
 
+  /**
+   * The fetch `Request`'s body, inflated, with the limit enforced while reading. Not an async
+   * function: the common case (a declared length, no encoding) hands back readDeclared's promise
+   * as is, and a refusal before reading throws, which `handle()` (async) turns into its rejection.
+   */
+  function readFetchBody(request: Request, headers: Headers): Promise<Buffer> {
+    if (request.bodyUsed) throw new WebhookError('body.already.parsed', FETCH_BODY_USED);
+    const encoding = headers.get('content-encoding') ?? undefined;
+    const declared = headers.get('content-length') ?? undefined;
+    if (declared !== undefined && (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity')) {
+      // The common case, without a stream (see readDeclared). A declared length over the limit
+      // is refused before reading; one that is not a number takes the streaming path below.
+      const length = Number(declared);
+      if (length > limit) throw tooLarge(limit);
+      if (length === 0) return Promise.resolve(EMPTY);
+      if (Number.isInteger(length) && length > 0) return readDeclared(request, limit, bodyTimeoutMs);
+    }
+    if (request.body === null) return Promise.resolve(EMPTY);
+    return readFetchStream(request, encoding, declared);
+  }
+
+  async function readFetchStream(request: Request, encoding: string | undefined, declared: string | undefined): Promise<Buffer> {
+    const stream = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
+    try {
+      return await readStream(stream, encoding, declared, limit, bodyTimeoutMs);
+    } catch (error) {
+      // Stop reading: the rest of the body is the platform's to drop.
+      stream.destroy();
+      throw error;
+    }
+  }
+
   function fetchIncoming(request: Request, params: Record<string, string> | undefined, waitUntil: WaitUntil | undefined): Incoming {
-    const url = pathAndQuery(request.url);
-    return {
-      method: request.method,
-      url,
-      params,
-      header: (name) => request.headers.get(name) ?? undefined,
-      headers: () => Object.fromEntries(request.headers),
-      async readBody() {
-        if (request.bodyUsed) throw new WebhookError('body.already.parsed', FETCH_BODY_USED);
-        const encoding = request.headers.get('content-encoding') ?? undefined;
-        const declared = request.headers.get('content-length') ?? undefined;
-        if (declared !== undefined && (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity')) {
-          // The common case, without a stream (see readDeclared). A declared length over the limit
-          // is refused before reading; one that is not a number takes the streaming path below.
-          const length = Number(declared);
-          if (length > limit) throw tooLarge(limit);
-          if (length === 0) return EMPTY;
-          if (Number.isInteger(length) && length > 0) return readDeclared(request, limit, bodyTimeoutMs);
-        }
-        if (request.body === null) return EMPTY;
-        const stream = Readable.fromWeb(request.body as NodeReadableStream<Uint8Array>);
-        try {
-          return await readStream(stream, encoding, declared, limit, bodyTimeoutMs);
-        } catch (error) {
-          // Stop reading: the rest of the body is the platform's to drop.
-          stream.destroy();
-          throw error;
-        }
-      },
-      waitUntil,
-    };
+    return new FetchIncoming(request, params, waitUntil, readFetchBody);
+  }
+
+  /** Runs the pipeline on a fetch `Request` whose route parameters are known: the `Response`; never rejects. */
+  function fetchWith(request: Request, params: Record<string, string> | undefined, waitUntil: WaitUntil | undefined, route: RouteMatcher | undefined): Promise<Response> {
+    let incoming: Incoming;
+    try {
+      incoming = fetchIncoming(request, params, waitUntil);
+    } catch (error) {
+      // As an async function would: a second throw while answering becomes the rejection.
+      return new Promise((resolve) => resolve(fetchFailure(request, error)));
+    }
+    return handle(incoming, route).then(toResponse, (error: unknown) => toResponse(failure(incoming, internal(error))));
+  }
+
+  /** The answer to a request that failed before the pipeline could look at it. */
+  function fetchFailure(request: Request, error: unknown): Response {
+    return toResponse(failure(fetchIncoming(request, undefined, undefined), internal(error)));
+  }
+
+  /** A body a framework read, as it arrived: inflated here, with the limit enforced on the inflated bytes. */
+  function readBuffered(request: BufferedRequest): Promise<Buffer> {
+    const body = request.body;
+    if (body === undefined) return Promise.resolve(EMPTY);
+    const encoding = request.headers['content-encoding'];
+    if (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity') return Promise.resolve(checkLimit(body, limit));
+    return readStream(Readable.from([body]), encoding, undefined, limit, bodyTimeoutMs);
   }
 
   function bufferedIncoming(request: BufferedRequest): Incoming {
-    const { headers, body } = request;
-    return {
-      method: request.method,
-      url: request.url,
-      params: request.params,
-      header: (name) => headerOf(headers, name),
-      headers: () => headersOf(headers),
-      async readBody() {
-        if (body === undefined) return EMPTY;
-        const encoding = headers['content-encoding'];
-        if (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity') return checkLimit(body, limit);
-        // Inflated here, with the limit enforced on the inflated bytes while inflating.
-        return readStream(Readable.from([body]), encoding, undefined, limit, bodyTimeoutMs);
-      },
-    };
+    return new BufferedIncoming(request, readBuffered);
   }
 
   const internal = (error: unknown) => (error instanceof WebhookError ? error : new WebhookError('internal', 'Internal error', { cause: error }));
@@ -342,18 +356,16 @@ export function createPipeline(state: PipelineState) {
      * Handles one fetch `Request`; never rejects. Route parameters come from `route` when given (a
      * request for another path is answered 404), else from `context.params`.
      */
-    async fetch(request: Request, context: FetchContext | undefined, route?: RouteMatcher): Promise<Response> {
-      let incoming: Incoming | undefined;
-      try {
-        const params = route === undefined ? await context?.params : undefined;
-        incoming = fetchIncoming(request, params, context?.waitUntil);
-        const answer = await handle(incoming, route);
-        return new Response(answer.body, { status: answer.status, headers: answer.headers });
-      } catch (error) {
-        incoming ??= fetchIncoming(request, undefined, undefined);
-        const answer = failure(incoming, internal(error));
-        return new Response(answer.body, { status: answer.status, headers: answer.headers });
-      }
+    fetch(request: Request, context: FetchContext | undefined, route?: RouteMatcher, fallbackWaitUntil?: WaitUntil): Promise<Response> {
+      const waitUntil = typeof context?.waitUntil === 'function' ? context.waitUntil : fallbackWaitUntil;
+      const params = route === undefined ? context?.params : undefined;
+      if (params === undefined || params === null) return fetchWith(request, undefined, waitUntil, route);
+      // Next.js gives the parameters as a promise; a plain object needs no await (and no microtask).
+      if (typeof (params as { then?: unknown }).then !== 'function') return fetchWith(request, params as Record<string, string>, waitUntil, route);
+      return Promise.resolve(params).then(
+        (resolved) => fetchWith(request, resolved, waitUntil, route),
+        (error: unknown) => fetchFailure(request, error),
+      );
     },
   };
 }
@@ -435,6 +447,79 @@ class NodeIncoming implements Incoming {
 
   readBody(): Promise<Buffer> {
     return this.#read(this.#req, (this.#headers ??= this.#req.headers));
+  }
+}
+
+/** A request whose body a framework read (Fastify), as the pipeline sees it: a class, as {@link NodeIncoming}. */
+class BufferedIncoming implements Incoming {
+  readonly method: string;
+  readonly url: string;
+  params: Record<string, string> | undefined;
+  mark: RequestMark | undefined = undefined;
+  readonly #request: BufferedRequest;
+  readonly #read: (request: BufferedRequest) => Promise<Buffer>;
+
+  constructor(request: BufferedRequest, read: (request: BufferedRequest) => Promise<Buffer>) {
+    this.method = request.method;
+    this.url = request.url;
+    this.params = request.params;
+    this.#request = request;
+    this.#read = read;
+  }
+
+  header(name: string): string | undefined {
+    return headerOf(this.#request.headers, name);
+  }
+
+  headers(): Record<string, string> {
+    return headersOf(this.#request.headers);
+  }
+
+  readBody(): Promise<Buffer> {
+    return this.#read(this.#request);
+  }
+}
+
+/** An answer as a fetch `Response`: a string body and a plain object of headers, the cheapest form to build and (under @hono/node-server) to write. */
+function toResponse(answer: Answer): Response {
+  return new Response(answer.body, { status: answer.status, headers: answer.headers });
+}
+
+/**
+ * A fetch `Request` as the pipeline sees it: a class for the same reason as {@link NodeIncoming}
+ * (one hidden class, no per-request closures). The `Headers` object is read once.
+ */
+class FetchIncoming implements Incoming {
+  readonly method: string;
+  /** The path and query as requested: the query may carry a token; logged only redacted. */
+  readonly url: string;
+  params: Record<string, string> | undefined;
+  readonly waitUntil: WaitUntil | undefined;
+  mark: RequestMark | undefined = undefined;
+  readonly #request: Request;
+  readonly #headers: Headers;
+  readonly #read: (request: Request, headers: Headers) => Promise<Buffer>;
+
+  constructor(request: Request, params: Record<string, string> | undefined, waitUntil: WaitUntil | undefined, read: (request: Request, headers: Headers) => Promise<Buffer>) {
+    this.method = request.method;
+    this.url = pathAndQuery(request.url);
+    this.params = params;
+    this.waitUntil = waitUntil;
+    this.#request = request;
+    this.#headers = request.headers;
+    this.#read = read;
+  }
+
+  header(name: string): string | undefined {
+    return this.#headers.get(name) ?? undefined;
+  }
+
+  headers(): Record<string, string> {
+    return Object.fromEntries(this.#headers);
+  }
+
+  readBody(): Promise<Buffer> {
+    return this.#read(this.#request, this.#headers);
   }
 }
 
