@@ -431,8 +431,7 @@ export class PgJobs {
   }
 
   /**
-   * Claims up to `count` jobs that may run now, with their bodies, in one statement prepared once
-   * per connection. What pg-boss 10's fetch() does for a queue of ours (its `fetchNextJob` plan:
+   * Claims up to `count` jobs that may run now, with their bodies, in one statement. What pg-boss 10's fetch() does for a queue of ours (its `fetchNextJob` plan:
    * `FOR UPDATE SKIP LOCKED`, the job becomes `active` from now, a job that started before counts
    * one more attempt), with one difference: the oldest to be due first (`start_after`) rather than
    * the oldest created, since that order is the queue table's index (pg-boss' `job_i5`), so a claim
@@ -441,11 +440,11 @@ export class PgJobs {
    * that it does not wait behind the others), a new delivery when it is accepted.
    */
   async claim(count: number): Promise<PgClaimed[]> {
-    // The limit is in the text, one statement per count: with a parameter, PostgreSQL's generic
-    // plan would expect a tenth of the table and join it by scanning it.
     const limit = Math.max(1, Math.min(Math.floor(count), MAX_CLAIM));
+    // Not a prepared statement: a generic plan made while the queue was small (its statistics are
+    // only updated by autovacuum's ANALYZE) joined the claimed rows by scanning the whole queue
+    // (seen: 58 ms per claim at 20k waiting); planned at each call, PostgreSQL sees the table's size.
     const { rows } = await this.#pool.query<{ id: string; data: PgJobData; retry_count: number; retry_limit: number; bytes: Buffer | null }>({
-      name: `${this.#named}_claim_${limit}`,
       text: `WITH next AS (
           SELECT id FROM ${this.#t}
           WHERE name = $1 AND state < 'active' AND start_after < now()
@@ -500,8 +499,7 @@ export class PgJobs {
   }
 
   /**
-   * Records the success of jobs with no `orderBy` key, in one statement (atomic by itself, prepared
-   * once per connection): what {@link succeeded} does for each.
+   * Records the success of jobs with no `orderBy` key, in one statement (atomic by itself): what {@link succeeded} does for each.
    *
    * Its commit waits for the local WAL flush even where `synchronous_commit` is `off`: recorded
    * sooner than by the transaction it replaces, a success committed a moment before PostgreSQL
@@ -509,19 +507,17 @@ export class PgJobs {
    * test in test/durability/distributed-faults.test.ts saw it each time).
    */
   async succeededAll(jobIds: readonly string[]): Promise<void> {
-    // At least 10 ids (repeats cost nothing: an index scan skips them): PostgreSQL's generic plan
-    // expects 10 elements in an array parameter, and keeps planning the statement at every call
-    // (custom plans) while calls with fewer look cheaper to it.
-    const ids = jobIds.length >= 10 ? jobIds : [...jobIds, ...Array.from({ length: 10 - jobIds.length }, () => jobIds[0])];
+    // Not a prepared statement: a generic plan made while the table was small (its statistics are
+    // only updated by autovacuum's ANALYZE) may scan the table for each id; planned at each call,
+    // PostgreSQL sees the table's current size.
     await this.#pool.query({
-      name: `${this.#named}_succeeded`,
       text: `WITH jobs AS (DELETE FROM ${this.#t} WHERE name = $2 AND id = ANY($1::uuid[])),
           bodies AS (DELETE FROM ${this.#s}.scrapehook_body WHERE job_id = ANY($1::uuid[])),
           state AS (
             UPDATE ${this.#s}.scrapehook_state SET expires_at = LEAST(expires_at, now() + $3 * interval '1 millisecond')
             WHERE queue = $2 AND owner = ANY($1::uuid[]::text[]))
         SELECT set_config('synchronous_commit', 'local', true) WHERE current_setting('synchronous_commit') = 'off'`,
-      values: [ids, this.#queue, STATE_KEPT_MS],
+      values: [jobIds, this.#queue, STATE_KEPT_MS],
     });
   }
 
