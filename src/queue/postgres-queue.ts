@@ -7,7 +7,7 @@ import { WebhookError, type WebhookErrorType } from '../errors.ts';
 import type { ImportState } from '../import/types.ts';
 import type { DeadLetter, Delivery, ReceivedBody } from '../types.ts';
 import { describePostgresConnection, normalizePostgresConnection, type NormalizedPostgresConnection, type PostgresConnection } from './postgres/connection.ts';
-import { checkSchema, defaultPostgresQueueName, loadPgBoss, openPgBoss, PgJobs, toDelivery, type PgAcceptItem, type PgClaimed } from './postgres/jobs.ts';
+import { checkSchema, defaultPostgresQueueName, loadPgBoss, MAX_CLAIM, openPgBoss, PgJobs, toDelivery, type PgAcceptItem, type PgClaimed } from './postgres/jobs.ts';
 
 /** Options of {@link postgresQueue}. */
 export interface PostgresQueueOptions {
@@ -149,7 +149,14 @@ interface Pending extends PgAcceptItem {
   reject(error: unknown): void;
 }
 
-/** Most deliveries committed in one transaction. */
+/** A success waiting for the next batch of successes. */
+interface PendingSuccess {
+  readonly jobId: string;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Most deliveries committed in one transaction (accepted, or succeeded). */
 const MAX_BATCH = 256;
 const POLL_MS = 50;
 
@@ -168,6 +175,9 @@ class PostgresQueue implements Backend<PgClaim> {
   /** Deliveries waiting for the next transaction. */
   #pending: Pending[] = [];
   #flushScheduled = false;
+  /** Successes waiting for the next statement. */
+  #successes: PendingSuccess[] = [];
+  #successesScheduled = false;
   /** Enqueues not answered yet (they count towards `maxQueued`). */
   #unsettled = 0;
   /** Enqueues answered 503 by their timeout and still unanswered by PostgreSQL. */
@@ -352,7 +362,7 @@ class PostgresQueue implements Backend<PgClaim> {
 
   /**
    * Records an outcome in one transaction: a success deletes the job and its body and hands the
-   * `orderBy` key on; a retry puts the job back to pg-boss' `retry` state, to start after
+   * `orderBy` key on (successes without a key go in batches, {@link #succeeded}); a retry puts the job back to pg-boss' `retry` state, to start after
    * `delayMs`; a dead letter fails it for good with its error and hands the key on. When
    * PostgreSQL does not take it, the job stays claimed: its lease expires and it runs again.
    */
@@ -361,9 +371,34 @@ class PostgresQueue implements Backend<PgClaim> {
     this.#recorded.add(claim);
     if (outcome.kind === 'retry') return this.#jobs.retry(job, outcome.delayMs, serialize(outcome.error));
     this.#done.delete(job.jobId);
-    if (outcome.kind === 'succeeded') return this.#jobs.succeeded(job);
+    if (outcome.kind === 'succeeded') return job.data.orderKey === undefined ? this.#succeeded(job.jobId) : this.#jobs.succeeded(job);
     this.#deadSinceCount++;
     return this.#jobs.dead(job, serialize(outcome.error));
+  }
+
+  /**
+   * Records a success (of a job with no `orderBy` key) with the others of this turn of the event
+   * loop, in one statement; resolves once it is committed.
+   */
+  #succeeded(jobId: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#successes.push({ jobId, resolve, reject });
+      if (!this.#successesScheduled) {
+        this.#successesScheduled = true;
+        setImmediate(() => this.#flushSuccesses());
+      }
+    });
+  }
+
+  #flushSuccesses(): void {
+    this.#successesScheduled = false;
+    while (this.#successes.length > 0) {
+      const batch = this.#successes.splice(0, MAX_BATCH);
+      this.#jobs.succeededAll(batch.map((success) => success.jobId)).then(
+        () => batch.forEach((success) => success.resolve()),
+        (error: unknown) => batch.forEach((success) => success.reject(error)),
+      );
+    }
   }
 
   async deadLetters(): Promise<DeadLetter[]> {
@@ -447,7 +482,7 @@ class PostgresQueue implements Backend<PgClaim> {
   async #work(): Promise<void> {
     const { concurrency, logger } = this.#core;
     while (!this.#closing) {
-      const free = concurrency - this.#running;
+      const free = Math.min(concurrency - this.#running, MAX_CLAIM);
       let claimed: PgClaimed[] = [];
       if (free > 0) {
         try {

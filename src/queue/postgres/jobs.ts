@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type PgBoss from 'pg-boss';
 import type * as Pg from 'pg';
@@ -114,6 +114,9 @@ export const STATE_KEPT_MS = 60 * 60 * 1000;
 /** When a parked job (behind another of its `orderBy` key) starts if nothing promotes it: never, in practice. */
 const PARKED = '1000 years';
 
+/** Most jobs claimed by one statement. */
+export const MAX_CLAIM = 1000;
+
 /** pg-boss' executor interface, over a pool or over one client inside a transaction. */
 type Db = PgBoss.Db;
 
@@ -132,6 +135,10 @@ function ownTables(s: string): string {
       queue text NOT NULL, id text NOT NULL, expires_at timestamptz NOT NULL, PRIMARY KEY (queue, id));
     CREATE INDEX IF NOT EXISTS scrapehook_dedupe_expires ON ${s}.scrapehook_dedupe (expires_at);
     CREATE TABLE IF NOT EXISTS ${s}.scrapehook_body (job_id uuid PRIMARY KEY, bytes bytea NOT NULL);
+    -- Rows up to a page stay as they are rather than compressed (pglz took a quarter of the CPU
+    -- of accepting 2 KB bodies, and more to read them back); larger bodies are still compressed
+    -- and moved out of line. Set on tables made before too; PostgreSQL 11 and later.
+    ALTER TABLE ${s}.scrapehook_body SET (toast_tuple_target = 8160);
     CREATE TABLE IF NOT EXISTS ${s}.scrapehook_line (
       seq bigserial PRIMARY KEY, queue text NOT NULL, order_key text NOT NULL, job_id uuid NOT NULL UNIQUE);
     CREATE INDEX IF NOT EXISTS scrapehook_line_key ON ${s}.scrapehook_line (queue, order_key, seq);
@@ -185,6 +192,14 @@ export async function listQueues(pool: Pg.Pool, schema: string): Promise<string[
   return queues.rows.map((row) => row.name);
 }
 
+/**
+ * The names of a table's prepared statements start with this: short, since PostgreSQL keeps only
+ * 63 bytes of a statement's name, and one per table, since a name is prepared once per connection.
+ */
+function statementPrefix(table: string): string {
+  return `scrapehook_${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
+}
+
 /** Runs `work` in a transaction on a client of `pool`. */
 export async function transaction<T>(pool: Pg.Pool, work: (client: Pg.PoolClient, db: Db) => Promise<T>): Promise<T> {
   const client = await pool.connect();
@@ -220,12 +235,24 @@ export class PgJobs {
   readonly #boss: PgBoss;
   readonly #s: string;
   readonly #queue: string;
+  /**
+   * The queue's own table: pg-boss keeps each queue's jobs in a partition of `job` (named in the
+   * queue's row; set by install()). The hot statements name it rather than `job`, so that
+   * PostgreSQL plans no partition pruning for them. Its indexes start with the queue's name (the
+   * primary key is (name, id)): the statements still say `name = ...` to use them.
+   */
+  #t: string;
+  /** Prefix of this queue's named (prepared) statements, per table. */
+  #named: string;
 
   constructor(pool: Pg.Pool, boss: PgBoss, schema: string, queue: string) {
     this.#pool = pool;
     this.#boss = boss;
     this.#s = schema;
     this.#queue = queue;
+    // What pg-boss 10's create_queue() names it; install() reads the name from the queue's row.
+    this.#t = `${schema}.j${createHash('sha224').update(queue).digest('hex')}`;
+    this.#named = statementPrefix(this.#t);
   }
 
   get queue(): string {
@@ -243,6 +270,11 @@ export class PgJobs {
       const { rowCount } = await client.query(`SELECT 1 FROM ${this.#s}.queue WHERE name = $1`, [this.#queue]);
       // What boss.createQueue() runs, inside this transaction.
       if (rowCount === 0) await client.query(`SELECT ${this.#s}.create_queue($1, $2)`, [this.#queue, { policy: 'standard' }]);
+      const { rows } = await client.query<{ partition_name: string }>(`SELECT partition_name FROM ${this.#s}.queue WHERE name = $1`, [this.#queue]);
+      const table = rows[0]?.partition_name;
+      if (typeof table !== 'string' || !/^\w{1,63}$/.test(table)) throw new Error(`pg-boss queue ${this.#queue} has no partition table of a known name`);
+      this.#t = `${this.#s}.${table}`;
+      this.#named = statementPrefix(this.#t);
     });
   }
 
@@ -258,6 +290,7 @@ export class PgJobs {
    * nothing kept). Settles after the COMMIT.
    */
   async accept(items: readonly PgAcceptItem[], settings: AcceptSettings): Promise<boolean[]> {
+    if (items.every((item) => item.orderKey === undefined)) return this.#acceptAtOnce(items, settings);
     const fresh = items.map(() => true);
     return transaction(this.#pool, async (client, db) => {
       if (settings.dedupeTtlMs > 0) {
@@ -336,26 +369,105 @@ export class PgJobs {
   }
 
   /**
-   * Claims up to `count` jobs that may run now (pg-boss' fetch: `FOR UPDATE SKIP LOCKED`, oldest
-   * first), with their bodies. Answers none when the database does not answer (pg-boss' fetch
-   * swallows its errors).
+   * accept() of deliveries without an `orderBy` key, in one statement (atomic by itself: no
+   * BEGIN/COMMIT round trips), prepared once per connection: claims the dedupe ids, and for the
+   * deliveries whose id it claimed, writes the bodies and inserts the jobs into the queue's table
+   * with what pg-boss' insert() sets (its `insertJobs` plan in pg-boss 10, for our options).
+   */
+  async #acceptAtOnce(items: readonly PgAcceptItem[], settings: AcceptSettings): Promise<boolean[]> {
+    const dedupe = settings.dedupeTtlMs > 0;
+    const fresh = items.map(() => true);
+    if (dedupe) {
+      // The same id twice in one batch: the second is a duplicate of the first.
+      const ids = new Set<string>();
+      items.forEach((item, i) => {
+        if (ids.has(item.delivery.id)) fresh[i] = false;
+        else ids.add(item.delivery.id);
+      });
+    }
+    // Bodies travel as one binary parameter, each row naming its slice: an array parameter would
+    // travel as hex text, and one parameter per body would make a statement text per batch size.
+    const bodies: Buffer[] = [];
+    let offset = 1;
+    const rows = items.flatMap((item, i) => {
+      if (!fresh[i]) return [];
+      const { body } = item;
+      const row = { i: randomUUID(), k: item.delivery.id, d: toJobData(item.delivery, undefined, body?.type, settings.receiver), o: body ? offset : null, l: body?.bytes.length ?? null };
+      if (body) {
+        bodies.push(body.bytes);
+        offset += body.bytes.length;
+      }
+      return [row];
+    });
+    const s = this.#s;
+    const kept = dedupe
+      ? `claimed AS (
+           INSERT INTO ${s}.scrapehook_dedupe (queue, id, expires_at)
+           SELECT $2, k, now() + $4 * interval '1 millisecond' FROM input
+           ON CONFLICT (queue, id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+             WHERE scrapehook_dedupe.expires_at <= now()
+           RETURNING id
+         ), kept AS (SELECT input.* FROM input JOIN claimed ON claimed.id = input.k)`
+      : `kept AS (SELECT * FROM input WHERE $4::float8 IS NOT NULL)`;
+    const { rows: accepted } = await this.#pool.query<{ k: string }>({
+      name: `${this.#named}_accept${dedupe ? '_dedupe' : ''}`,
+      text: `WITH input AS (SELECT * FROM json_to_recordset($1::json) AS x (i uuid, k text, d jsonb, o int, l int)),
+        ${kept},
+        bodies AS (INSERT INTO ${s}.scrapehook_body (job_id, bytes) SELECT i, substring($3::bytea FROM o FOR l) FROM kept WHERE o IS NOT NULL),
+        jobs AS (
+          INSERT INTO ${this.#t} (id, name, data, priority, start_after, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, dead_letter, policy)
+          SELECT kept.i, q.name, kept.d, 0, now(), $5 * interval '1s', 'infinity', $6::int, 0, false, q.dead_letter, q.policy
+          FROM kept JOIN ${s}.queue q ON q.name = $2)
+        SELECT k FROM kept`,
+      values: [JSON.stringify(rows), this.#queue, Buffer.concat(bodies), settings.dedupeTtlMs, settings.leaseSeconds, settings.attempts - 1],
+    });
+    if (dedupe) {
+      const claimed = new Set(accepted.map((row) => row.k));
+      items.forEach((item, i) => {
+        if (fresh[i] && !claimed.has(item.delivery.id)) fresh[i] = false;
+      });
+    }
+    return fresh;
+  }
+
+  /**
+   * Claims up to `count` jobs that may run now, with their bodies, in one statement. What pg-boss 10's fetch() does for a queue of ours (its `fetchNextJob` plan:
+   * `FOR UPDATE SKIP LOCKED`, the job becomes `active` from now, a job that started before counts
+   * one more attempt), with one difference: the oldest to be due first (`start_after`) rather than
+   * the oldest created, since that order is the queue table's index (pg-boss' `job_i5`), so a claim
+   * reads only the jobs it takes, however many wait. A retry is due when its backoff ends, a
+   * delivery behind another of its `orderBy` key when that one finishes (at its own arrival, so
+   * that it does not wait behind the others), a new delivery when it is accepted.
    */
   async claim(count: number): Promise<PgClaimed[]> {
-    const jobs = await this.#boss.fetch<PgJobData>(this.#queue, { batchSize: count, includeMetadata: true });
-    if (jobs.length === 0) return [];
-    const withBody = jobs.filter((job) => job.data.body !== undefined).map((job) => job.id);
-    const bodies = new Map<string, Buffer>();
-    if (withBody.length > 0) {
-      const { rows } = await this.#pool.query<{ job_id: string; bytes: Buffer }>(
-        `SELECT job_id, bytes FROM ${this.#s}.scrapehook_body WHERE job_id = ANY($1::uuid[])`,
-        [withBody],
-      );
-      for (const row of rows) bodies.set(row.job_id, row.bytes);
-    }
-    return jobs.map((job) => {
-      const bytes = bodies.get(job.id);
-      const body = job.data.body === undefined ? undefined : bytes === undefined ? null : { bytes, type: job.data.body };
-      return { jobId: job.id, data: job.data, delivery: toDelivery(job.data), body, attemptsSoFar: job.retryCount, maxAttempts: job.retryLimit + 1 };
+    const limit = Math.max(1, Math.min(Math.floor(count), MAX_CLAIM));
+    // Not a prepared statement: a generic plan made while the queue was small (its statistics are
+    // only updated by autovacuum's ANALYZE) joined the claimed rows by scanning the whole queue
+    // (seen: 58 ms per claim at 20k waiting); planned at each call, PostgreSQL sees the table's size.
+    const { rows } = await this.#pool.query<{ id: string; data: PgJobData; retry_count: number; retry_limit: number; bytes: Buffer | null }>({
+      text: `WITH next AS (
+          SELECT id FROM ${this.#t}
+          WHERE name = $1 AND state < 'active' AND start_after < now()
+          ORDER BY start_after
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED
+        ), claimed AS (
+          UPDATE ${this.#t} j SET
+            state = 'active',
+            started_on = now(),
+            retry_count = CASE WHEN j.started_on IS NOT NULL THEN j.retry_count + 1 ELSE j.retry_count END
+          FROM next WHERE j.name = $1 AND j.id = next.id
+          RETURNING j.id, j.data, j.retry_count, j.retry_limit, j.start_after
+        )
+        SELECT c.id, c.data, c.retry_count, c.retry_limit, b.bytes
+        FROM claimed c LEFT JOIN ${this.#s}.scrapehook_body b ON b.job_id = c.id
+        ORDER BY c.start_after`,
+      values: [this.#queue],
+    });
+    return rows.map((row) => {
+      const { data, bytes } = row;
+      const body = data.body === undefined ? undefined : bytes === null ? null : { bytes, type: data.body };
+      return { jobId: row.id, data, delivery: toDelivery(data), body, attemptsSoFar: row.retry_count, maxAttempts: row.retry_limit + 1 };
     });
   }
 
@@ -383,6 +495,29 @@ export class PgJobs {
         [claimed.jobId, this.#queue, STATE_KEPT_MS],
       );
       if (claimed.data.orderKey !== undefined) await this.#leaveLine(client, claimed.data.orderKey, claimed.jobId);
+    });
+  }
+
+  /**
+   * Records the success of jobs with no `orderBy` key, in one statement (atomic by itself): what {@link succeeded} does for each.
+   *
+   * Its commit waits for the local WAL flush even where `synchronous_commit` is `off`: recorded
+   * sooner than by the transaction it replaces, a success committed a moment before PostgreSQL
+   * crashed would otherwise be lost more often, and its delivery run again (the PostgreSQL outage
+   * test in test/durability/distributed-faults.test.ts saw it each time).
+   */
+  async succeededAll(jobIds: readonly string[]): Promise<void> {
+    // Not a prepared statement: a generic plan made while the table was small (its statistics are
+    // only updated by autovacuum's ANALYZE) may scan the table for each id; planned at each call,
+    // PostgreSQL sees the table's current size.
+    await this.#pool.query({
+      text: `WITH jobs AS (DELETE FROM ${this.#t} WHERE name = $2 AND id = ANY($1::uuid[])),
+          bodies AS (DELETE FROM ${this.#s}.scrapehook_body WHERE job_id = ANY($1::uuid[])),
+          state AS (
+            UPDATE ${this.#s}.scrapehook_state SET expires_at = LEAST(expires_at, now() + $3 * interval '1 millisecond')
+            WHERE queue = $2 AND owner = ANY($1::uuid[]::text[]))
+        SELECT set_config('synchronous_commit', 'local', true) WHERE current_setting('synchronous_commit') = 'off'`,
+      values: [jobIds, this.#queue, STATE_KEPT_MS],
     });
   }
 
@@ -617,12 +752,15 @@ export class PgJobs {
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`scrapehook-line:${this.#queue}:${key}`]);
   }
 
-  /** Takes a job out of its line and lets the new head (if parked) start now. */
+  /**
+   * Takes a job out of its line and lets the new head (if parked) start now, in its place by
+   * arrival among the jobs due (claims take the earliest `start_after` first).
+   */
   async #leaveLine(client: Pg.PoolClient, key: string, jobId: string): Promise<void> {
     await this.#lockKey(client, key);
     await client.query(`DELETE FROM ${this.#s}.scrapehook_line WHERE job_id = $1`, [jobId]);
     await client.query(
-      `UPDATE ${this.#s}.job SET start_after = now()
+      `UPDATE ${this.#s}.job SET start_after = LEAST(created_on, now())
        WHERE name = $1 AND state IN ('created', 'retry') AND start_after > now()
          AND id = (SELECT job_id FROM ${this.#s}.scrapehook_line WHERE queue = $1 AND order_key = $2 ORDER BY seq LIMIT 1)`,
       [this.#queue, key],
