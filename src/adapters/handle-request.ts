@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { ALREADY_PARSED_MESSAGE, alreadyConsumed, answerThenDiscard, checkLimit, readBody, readDeclared, readStream, tooLarge } from '../body/read-body.ts';
+import { ALREADY_PARSED_MESSAGE, alreadyConsumed, answerThenDiscard, checkLimit, isIdentity, readBody, readDeclared, readStream, tooLarge } from '../body/read-body.ts';
 import { bodyTypeOf, decodeBody } from '../body/decode-body.ts';
 import { WebhookError } from '../errors.ts';
 import type { EnqueueResult } from '../core/backend.ts';
@@ -255,7 +255,7 @@ export function createPipeline(state: PipelineState) {
     if (request.bodyUsed) throw new WebhookError('body.already.parsed', FETCH_BODY_USED);
     const encoding = headers.get('content-encoding') ?? undefined;
     const declared = headers.get('content-length') ?? undefined;
-    if (declared !== undefined && (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity')) {
+    if (declared !== undefined && isIdentity(encoding)) {
       // The common case, without a stream (see readDeclared). A declared length over the limit
       // is refused before reading; one that is not a number takes the streaming path below.
       const length = Number(declared);
@@ -304,7 +304,7 @@ export function createPipeline(state: PipelineState) {
     const body = request.body;
     if (body === undefined) return Promise.resolve(EMPTY);
     const encoding = request.headers['content-encoding'];
-    if (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity') return Promise.resolve(checkLimit(body, limit));
+    if (isIdentity(encoding)) return Promise.resolve(checkLimit(body, limit));
     return readStream(Readable.from([body]), encoding, undefined, limit, bodyTimeoutMs);
   }
 

@@ -13,8 +13,13 @@ import { WebhookError } from '../errors.ts';
  */
 export function readBody(req: IncomingMessage, limit: number, timeoutMs: number, headers: IncomingMessage['headers'] = req.headers): Promise<Buffer> {
   const encoding = headers['content-encoding'];
-  if (encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity') return readPlain(req, headers, limit, timeoutMs);
+  if (isIdentity(encoding)) return readPlain(req, headers, limit, timeoutMs);
   return readStream(req, encoding, headers['content-length'], limit, timeoutMs);
+}
+
+/** Whether a `Content-Encoding` leaves the body as it is: none, empty, or `identity`. */
+export function isIdentity(encoding: string | undefined): boolean {
+  return encoding === undefined || encoding === '' || encoding.trim().toLowerCase() === 'identity';
 }
 
 /**
