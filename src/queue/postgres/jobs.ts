@@ -291,19 +291,10 @@ export class PgJobs {
    */
   async accept(items: readonly PgAcceptItem[], settings: AcceptSettings): Promise<boolean[]> {
     if (items.every((item) => item.orderKey === undefined)) return this.#acceptAtOnce(items, settings);
-    const fresh = items.map(() => true);
+    const fresh = settings.dedupeTtlMs > 0 ? firstOfEachId(items) : items.map(() => true);
     return transaction(this.#pool, async (client, db) => {
       if (settings.dedupeTtlMs > 0) {
-        const ids = new Set<string>();
-        const wanted: string[] = [];
-        items.forEach((item, i) => {
-          // The same id twice in one batch: the second is a duplicate of the first.
-          if (ids.has(item.delivery.id)) fresh[i] = false;
-          else {
-            ids.add(item.delivery.id);
-            wanted.push(item.delivery.id);
-          }
-        });
+        const wanted = items.flatMap((item, i) => (fresh[i] ? [item.delivery.id] : []));
         const { rows } = await client.query<{ id: string }>(
           `INSERT INTO ${this.#s}.scrapehook_dedupe (queue, id, expires_at)
            SELECT $1, unnest($2::text[]), now() + $3 * interval '1 millisecond'
@@ -376,15 +367,7 @@ export class PgJobs {
    */
   async #acceptAtOnce(items: readonly PgAcceptItem[], settings: AcceptSettings): Promise<boolean[]> {
     const dedupe = settings.dedupeTtlMs > 0;
-    const fresh = items.map(() => true);
-    if (dedupe) {
-      // The same id twice in one batch: the second is a duplicate of the first.
-      const ids = new Set<string>();
-      items.forEach((item, i) => {
-        if (ids.has(item.delivery.id)) fresh[i] = false;
-        else ids.add(item.delivery.id);
-      });
-    }
+    const fresh = dedupe ? firstOfEachId(items) : items.map(() => true);
     // Bodies travel as one binary parameter, each row naming its slice: an array parameter would
     // travel as hex text, and one parameter per body would make a statement text per batch size.
     const bodies: Buffer[] = [];
@@ -486,14 +469,8 @@ export class PgJobs {
    * its `orderBy` key to the next delivery. The dedupe id stays for its TTL.
    */
   async succeeded(claimed: PgClaimed): Promise<void> {
-    await transaction(this.#pool, async (client, db) => {
-      await this.#boss.deleteJob(this.#queue, claimed.jobId, { db });
-      await client.query(
-        `WITH b AS (DELETE FROM ${this.#s}.scrapehook_body WHERE job_id = $1)
-         UPDATE ${this.#s}.scrapehook_state SET expires_at = LEAST(expires_at, now() + $3 * interval '1 millisecond')
-         WHERE queue = $2 AND owner = $1::text`,
-        [claimed.jobId, this.#queue, STATE_KEPT_MS],
-      );
+    await transaction(this.#pool, async (client) => {
+      await client.query(this.#forgetSucceeded([claimed.jobId], false));
       if (claimed.data.orderKey !== undefined) await this.#leaveLine(client, claimed.data.orderKey, claimed.jobId);
     });
   }
@@ -507,18 +484,26 @@ export class PgJobs {
    * test in test/durability/distributed-faults.test.ts saw it each time).
    */
   async succeededAll(jobIds: readonly string[]): Promise<void> {
-    // Not a prepared statement: a generic plan made while the table was small (its statistics are
-    // only updated by autovacuum's ANALYZE) may scan the table for each id; planned at each call,
-    // PostgreSQL sees the table's current size.
-    await this.#pool.query({
+    await this.#pool.query(this.#forgetSucceeded(jobIds, true));
+  }
+
+  /**
+   * The statement that forgets succeeded jobs: deletes them and their bodies, and keeps their
+   * import state an hour more. `flushLocally`: its commit waits for the local WAL flush even where
+   * `synchronous_commit` is `off` (see {@link succeededAll}). Not a prepared statement: a generic
+   * plan made while the table was small (its statistics are only updated by autovacuum's ANALYZE)
+   * may scan the table for each id; planned at each call, PostgreSQL sees the table's current size.
+   */
+  #forgetSucceeded(jobIds: readonly string[], flushLocally: boolean): Pg.QueryConfig {
+    return {
       text: `WITH jobs AS (DELETE FROM ${this.#t} WHERE name = $2 AND id = ANY($1::uuid[])),
           bodies AS (DELETE FROM ${this.#s}.scrapehook_body WHERE job_id = ANY($1::uuid[])),
           state AS (
             UPDATE ${this.#s}.scrapehook_state SET expires_at = LEAST(expires_at, now() + $3 * interval '1 millisecond')
             WHERE queue = $2 AND owner = ANY($1::uuid[]::text[]))
-        SELECT set_config('synchronous_commit', 'local', true) WHERE current_setting('synchronous_commit') = 'off'`,
+        ${flushLocally ? "SELECT set_config('synchronous_commit', 'local', true) WHERE current_setting('synchronous_commit') = 'off'" : 'SELECT 1'}`,
       values: [jobIds, this.#queue, STATE_KEPT_MS],
-    });
+    };
   }
 
   /** Records a failed attempt to run again after `delayMs`, with its error. */
@@ -766,6 +751,16 @@ export class PgJobs {
       [this.#queue, key],
     );
   }
+}
+
+/** Per item, whether it is the first of its delivery id in the batch (a later one is a duplicate of it). */
+function firstOfEachId(items: readonly PgAcceptItem[]): boolean[] {
+  const ids = new Set<string>();
+  return items.map((item) => {
+    if (ids.has(item.delivery.id)) return false;
+    ids.add(item.delivery.id);
+    return true;
+  });
 }
 
 export function toJobData(delivery: Delivery, orderKey: string | undefined, body: ReceivedBodyType | undefined, receiver: string): PgJobData {
