@@ -160,6 +160,34 @@ interface PendingSuccess {
 const MAX_BATCH = 256;
 const POLL_MS = 50;
 
+/**
+ * Items gathered over one turn of the event loop, handed to `flush` after it in batches of at most
+ * MAX_BATCH: the accepts of the requests read in one turn commit together, as do the successes.
+ */
+class TurnBatches<T> {
+  readonly #flush: (batch: T[]) => void;
+  #items: T[] = [];
+  #scheduled = false;
+
+  constructor(flush: (batch: T[]) => void) {
+    this.#flush = flush;
+  }
+
+  get size(): number {
+    return this.#items.length;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      while (this.#items.length > 0) this.#flush(this.#items.splice(0, MAX_BATCH));
+    });
+  }
+}
+
 /** Per queue (where it is, its schema) started in this process, the receiver it serves. */
 const queuesInUse = new Map<string, string>();
 
@@ -173,11 +201,9 @@ class PostgresQueue implements Backend<PgClaim> {
   #where = '';
   #queueName = '';
   /** Deliveries waiting for the next transaction. */
-  #pending: Pending[] = [];
-  #flushScheduled = false;
+  readonly #pending = new TurnBatches<Pending>((batch) => void this.#commit(batch));
   /** Successes waiting for the next statement. */
-  #successes: PendingSuccess[] = [];
-  #successesScheduled = false;
+  readonly #successes = new TurnBatches<PendingSuccess>((batch) => this.#forget(batch));
   /** Enqueues not answered yet (they count towards `maxQueued`). */
   #unsettled = 0;
   /** Enqueues answered 503 by their timeout and still unanswered by PostgreSQL. */
@@ -305,16 +331,7 @@ class PostgresQueue implements Backend<PgClaim> {
           reject(error);
         },
       });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.#flush());
-      }
     });
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    while (this.#pending.length > 0) void this.#commit(this.#pending.splice(0, MAX_BATCH));
   }
 
   async #commit(batch: Pending[]): Promise<void> {
@@ -383,22 +400,14 @@ class PostgresQueue implements Backend<PgClaim> {
   #succeeded(jobId: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#successes.push({ jobId, resolve, reject });
-      if (!this.#successesScheduled) {
-        this.#successesScheduled = true;
-        setImmediate(() => this.#flushSuccesses());
-      }
     });
   }
 
-  #flushSuccesses(): void {
-    this.#successesScheduled = false;
-    while (this.#successes.length > 0) {
-      const batch = this.#successes.splice(0, MAX_BATCH);
-      this.#jobs.succeededAll(batch.map((success) => success.jobId)).then(
-        () => batch.forEach((success) => success.resolve()),
-        (error: unknown) => batch.forEach((success) => success.reject(error)),
-      );
-    }
+  #forget(batch: PendingSuccess[]): void {
+    this.#jobs.succeededAll(batch.map((success) => success.jobId)).then(
+      () => batch.forEach((success) => success.resolve()),
+      (error: unknown) => batch.forEach((success) => success.reject(error)),
+    );
   }
 
   async deadLetters(): Promise<DeadLetter[]> {
@@ -437,7 +446,7 @@ class PostgresQueue implements Backend<PgClaim> {
   async onIdle(): Promise<void> {
     await this.#install();
     for (;;) {
-      if (this.#running === 0 && this.#pending.length === 0 && this.#unsettled === 0) {
+      if (this.#running === 0 && this.#pending.size === 0 && this.#unsettled === 0) {
         const counts = await this.#jobs.counts();
         this.#deadAtCount = counts.dead;
         this.#deadSinceCount = 0;
