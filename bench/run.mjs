@@ -348,6 +348,16 @@ for (const payload of config.payloads) {
 const DURABLE = ['scrapehook-sqlite', 'scrapehook-bullmq', 'scrapehook-postgres'];
 /** Metrics and tracing, compared with the same receiver without them. */
 const TELEMETRY = ['scrapehook-node-metrics', 'scrapehook-node-otel', 'scrapehook-node-otel-sdk'];
+/**
+ * Each framework adapter and its hand-written twin (issue 11 target: at least 0.9 of its req/s), and
+ * the twins with FLOOR C's dedupe and p-queue task: what the adapters cost beyond the feature.
+ */
+const ADAPTER_TWINS = [
+  ['scrapehook-hono', 'hono-by-hand'],
+  ['scrapehook-fastify', 'fastify-by-hand'],
+  ['scrapehook-hono', 'hono-by-hand-queue'],
+  ['scrapehook-fastify', 'fastify-by-hand-queue'],
+];
 /** Pairs of variants, on this Node and, with BENCH_NODE, on the other. */
 const withSuffixes = (pairs) => ['', ...(otherSuffix ? [otherSuffix] : [])].flatMap((sfx) => pairs.map(([a, b]) => [a + sfx, b + sfx]));
 
@@ -407,14 +417,8 @@ for (const payload of config.payloads) {
       };
     }
   }
-  // Each framework adapter against its hand-written twin (issue 11 target: at least 0.9 of its req/s).
-  // The twins with FLOOR C's dedupe and p-queue task: what the adapters cost beyond the feature.
-  for (const [adapter, twin] of withSuffixes([
-    ['scrapehook-hono', 'hono-by-hand'],
-    ['scrapehook-fastify', 'fastify-by-hand'],
-    ['scrapehook-hono', 'hono-by-hand-queue'],
-    ['scrapehook-fastify', 'fastify-by-hand-queue'],
-  ])) {
+  // Each framework adapter against its hand-written twins.
+  for (const [adapter, twin] of withSuffixes(ADAPTER_TWINS)) {
     if (names.includes(adapter) && names.includes(twin)) {
       summary[payload][`${adapter}/${twin}`] = {
         rps: ratioPerRound(adapter, twin, (m) => m.rps),
@@ -471,12 +475,7 @@ for (const payload of config.payloads) {
     const se = s[`${a}/${b}`];
     if (se) console.log(`${a} / ${b}: req/s ${fx(se.rps)}, server CPU per request ${fx(se.cpuPerReq)} (target ×1.25)`);
   }
-  for (const [adapter, twin] of withSuffixes([
-    ['scrapehook-hono', 'hono-by-hand'],
-    ['scrapehook-fastify', 'fastify-by-hand'],
-    ['scrapehook-hono', 'hono-by-hand-queue'],
-    ['scrapehook-fastify', 'fastify-by-hand-queue'],
-  ])) {
+  for (const [adapter, twin] of withSuffixes(ADAPTER_TWINS)) {
     const t = s[`${adapter}/${twin}`];
     if (t) console.log(`${adapter} / ${twin}: req/s ${fx(t.rps)}${twin.endsWith('-queue') ? '' : ' (target ×0.90)'}, server CPU per request ${fx(t.cpuPerReq)}`);
   }
