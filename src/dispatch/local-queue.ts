@@ -50,6 +50,8 @@ export class LocalQueue implements Backend<Entry> {
   #dead = 0;
   /** Stops watching the store for deliveries re-queued from outside (`Store.watch`). */
   #unwatch: (() => void) | undefined;
+  /** Deliveries accepted during this turn of the event loop, started together after it (see #accepted). */
+  #starting: Delivery[] = [];
 
   constructor(store: Store) {
     this.#store = store;
@@ -169,9 +171,21 @@ export class LocalQueue implements Backend<Entry> {
 
   #accepted(delivery: Delivery, accepted: boolean): EnqueueResult {
     if (!accepted) return 'duplicate';
-    this.#admit(delivery, 0);
+    // Started on the next turn of the event loop, once the answer is written: p-queue calls a task
+    // as it is added, so a handler's synchronous work (parsing, a sync library call) held up the 2xx
+    // for as long as it ran. Counted as waiting meanwhile, for maxQueued and onIdle().
+    this.#waiting++;
+    if (this.#starting.push(delivery) === 1) setImmediate(this.#start);
     return 'accepted';
   }
+
+  /** Starts the deliveries accepted during the turn that just ended, in their order. */
+  readonly #start = (): void => {
+    const starting = this.#starting;
+    this.#starting = [];
+    this.#waiting -= starting.length;
+    for (const delivery of starting) this.#admit(delivery, 0);
+  };
 
   /** Schedules a delivery, or queues it behind the delivery holding its ordering key. */
   #admit(delivery: Delivery, attempts: number): void {

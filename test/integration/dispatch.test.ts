@@ -154,6 +154,35 @@ describe('retries and dead letters', () => {
   });
 });
 
+describe('the answer before the work', () => {
+  // The 2xx is written before any handler starts: a handler's synchronous work (parsing, a sync
+  // library call) must not hold it up. 'finish' is emitted once the answer is handed to the socket.
+  for (const durable of [false, true]) {
+    it(`answers before a handler starts, even one that works synchronously (${durable ? 'SQLite' : 'memory'} store)`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'scrapehook-answer-first-'));
+      try {
+        const hooks = createReceiver({ provider: testProvider(), ...(durable && { store: sqliteStore({ path: join(dir, 'hooks.db') }) }) });
+        const order: string[] = [];
+        hooks.on('crawl.page', (event) => {
+          order.push(`handler ${event.payload.webhookId}`);
+        });
+        const app = express();
+        app.post('/hook', (req, res, next) => {
+          res.on('finish', () => order.push(`answered ${res.statusCode}`));
+          next();
+        }, hooks.middleware());
+        const { body, headers } = signed(pageEvent({ webhookId: 'first' }));
+        expect((await request(app).post('/hook').set(headers).send(body)).status).toBe(202);
+        await hooks.onIdle();
+        expect(order).toEqual(['answered 202', 'handler first']);
+        await hooks.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
+
 describe('backpressure', () => {
   it('answers 503 with Retry-After when maxQueued deliveries wait, and loses none it accepted', async () => {
     const { hooks, deliver } = setup({ concurrency: 1, maxQueued: 2, retryAfterSeconds: 3 });
