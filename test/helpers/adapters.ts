@@ -32,6 +32,11 @@ export interface Answered {
 /** One way of mounting a receiver, as the pipeline rows use it. */
 export interface Target {
   send(request: Sent): Promise<Answered>;
+  /**
+   * Whether the answer to the latest request has left the adapter: ended and handed to the socket
+   * (nothing left in Node's buffers), or, for a fetch handler, the `Response` handed back.
+   */
+  answered(): boolean;
   close(): Promise<void>;
 }
 
@@ -58,6 +63,10 @@ function parsed(status: number, headers: Record<string, string>, text: string): 
 /** A `node:http` server, listened on an ephemeral port on first use, sent exact bytes. */
 export function serverTarget(server: http.Server): Target {
   let listening: Promise<number> | undefined;
+  let latest: http.ServerResponse | undefined;
+  server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    latest = res;
+  });
   const port = () =>
     (listening ??= new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port))));
   return {
@@ -84,6 +93,7 @@ export function serverTarget(server: http.Server): Target {
         req.end();
       });
     },
+    answered: () => latest !== undefined && latest.writableEnded && (latest.socket?.writableLength ?? 0) === 0,
     async close() {
       if (listening === undefined) return;
       server.closeAllConnections();
@@ -106,6 +116,7 @@ export function fastifyTarget(build: () => Promise<ReturnType<typeof Fastify>>):
   };
   return {
     send: async (sent) => (await ready()).send(sent),
+    answered: () => target?.answered() ?? false,
     async close() {
       if (app === undefined) return;
       await target?.close();
@@ -142,8 +153,15 @@ async function fromResponse(response: Response): Promise<Answered> {
 
 /** Calls a fetch-style function directly, with no server. */
 export function fetchTarget(call: (request: Request) => Promise<Response>): Target {
+  let handedBack = false;
   return {
-    send: async (sent) => fromResponse(await call(toRequest(sent))),
+    async send(sent) {
+      handedBack = false;
+      const response = await call(toRequest(sent));
+      handedBack = true;
+      return fromResponse(response);
+    },
+    answered: () => handedBack,
     close: async () => undefined,
   };
 }

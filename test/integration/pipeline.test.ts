@@ -45,17 +45,22 @@ describe.each(Object.entries(adapters))('pipeline over %s', (_name, adapter) => 
 
   it('responds 202 with the delivery id and runs the typed handler after the answer', async () => {
     const hooks = receiver();
+    const target = mount(hooks);
     const seen: WebhookEvent[] = [];
+    // A handler whose work is synchronous: it must not run before the answer has left.
+    const answeredFirst: boolean[] = [];
     hooks.on('crawl.page', (event) => {
+      answeredFirst.push(target.answered());
       seen.push(event);
     });
     const event = pageEvent();
     const { body, headers } = signed(event);
-    const res = await post(hooks, body, headers);
+    const res = await target.send({ headers, body });
     expect(res.status).toBe(202);
     expect(res.headers['content-type']).toMatch(/application\/json/);
     expect(res.body).toEqual({ id: event.webhookId });
     await hooks.onIdle();
+    expect(answeredFirst).toEqual([true]);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ id: event.webhookId, type: 'crawl.page', provider: 'test', payload: event, attempt: 1 });
     expect(seen[0]!.receivedAt).toBeInstanceOf(Date);
