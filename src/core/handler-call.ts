@@ -9,6 +9,9 @@ const WATCH = Symbol('watch');
 const EXPIRE = Symbol('expire');
 const SETTLE = Symbol('settle');
 const DEADLINE = Symbol('deadline');
+// Links of the list of calls in progress, oldest first (see HandlerCaller).
+const OLDER = Symbol('older');
+const NEWER = Symbol('newer');
 
 /** What every call of one {@link HandlerCaller} shares, held by each call's context. */
 interface Shared {
@@ -38,6 +41,9 @@ class CallContext implements HandlerContext {
   #deadline = 0;
   /** Fails the call's promise (set when the handler answered a promise). */
   #reject: ((reason: unknown) => void) | undefined = undefined;
+  /** Its neighbours in the caller's list of calls in progress, while it is in it. */
+  [OLDER]: CallContext | undefined = undefined;
+  [NEWER]: CallContext | undefined = undefined;
 
   constructor(shared: Shared, type: string, importState: () => ImportState) {
     this.#shared = shared;
@@ -104,11 +110,14 @@ class CallContext implements HandlerContext {
 export class HandlerCaller {
   readonly #shared: Shared;
   /**
-   * Calls in progress, in the order they started. Every call has the same timeout, so their
-   * deadlines are in that order too: one timer, armed for the oldest call, watches them all (a
-   * timer per call cost more than the rest of the call's bookkeeping).
+   * Calls in progress, in the order they started: a list linked through the calls themselves.
+   * Every call has the same timeout, so their deadlines are in that order too: one timer, armed
+   * for the oldest call, watches them all (a timer per call cost more than the rest of the call's
+   * bookkeeping). Not a Set: one that each call entered and left allocated a new table nearly
+   * every time it emptied, and that table outlived the next minor GC.
    */
-  readonly #inProgress = new Set<CallContext>();
+  #oldest: CallContext | undefined = undefined;
+  #newest: CallContext | undefined = undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(timeoutMs: number, logger: Logger, imports: ImportTracker) {
@@ -133,17 +142,17 @@ export class HandlerCaller {
     const timeoutMs = this.#shared.timeoutMs;
     return new Promise<unknown>((resolve, reject) => {
       ctx[WATCH](performance.now() + timeoutMs, reject);
-      this.#inProgress.add(ctx);
+      this.#link(ctx);
       // Unref'd: the handler's own I/O keeps the process alive, not this watch.
       this.#sweepTimer ??= setTimeout(this.#sweep, timeoutMs).unref();
       (result as PromiseLike<unknown>).then(
         (value) => {
-          this.#inProgress.delete(ctx);
+          this.#unlink(ctx);
           ctx[SETTLE]();
           resolve(value);
         },
         (error: unknown) => {
-          this.#inProgress.delete(ctx);
+          this.#unlink(ctx);
           ctx[SETTLE]();
           reject(error);
         },
@@ -159,16 +168,37 @@ export class HandlerCaller {
     controllers.clear();
   }
 
+  /** Adds a call, the newest, to the calls in progress. */
+  #link(call: CallContext): void {
+    const newest = this.#newest;
+    call[OLDER] = newest;
+    if (newest === undefined) this.#oldest = call;
+    else newest[NEWER] = call;
+    this.#newest = call;
+  }
+
+  /** Takes a call out of the calls in progress; nothing when it is not in them (expired already). */
+  #unlink(call: CallContext): void {
+    const older = call[OLDER];
+    const newer = call[NEWER];
+    if (older === undefined && newer === undefined && this.#oldest !== call) return;
+    if (older === undefined) this.#oldest = newer;
+    else older[NEWER] = newer;
+    if (newer === undefined) this.#newest = older;
+    else newer[OLDER] = older;
+    call[OLDER] = call[NEWER] = undefined;
+  }
+
   /** Expires the calls past their deadline; re-arms for the oldest one left. */
   readonly #sweep = (): void => {
     this.#sweepTimer = undefined;
     const now = performance.now();
-    for (const call of this.#inProgress) {
+    for (let call = this.#oldest; call !== undefined; call = this.#oldest) {
       if (call[DEADLINE] > now) {
         this.#sweepTimer = setTimeout(this.#sweep, call[DEADLINE] - now).unref();
         return;
       }
-      this.#inProgress.delete(call);
+      this.#unlink(call);
       call[EXPIRE]();
     }
   };

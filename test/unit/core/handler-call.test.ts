@@ -76,6 +76,30 @@ describe('HandlerCaller', () => {
     expect(secondFailed).toHaveBeenCalledOnce();
   });
 
+  it('keeps watching the calls left when one settles out of order, and ignores one settling after it expired', async () => {
+    const caller = new HandlerCaller(1000, silentLogger, new ImportTracker());
+    let finishMiddle!: (value: string) => void;
+    let finishLate!: (value: string) => void;
+    const calls = [
+      caller.call(hanging().handler, event, noState),
+      caller.call(() => new Promise<string>((resolve) => (finishMiddle = resolve)), event, noState),
+      caller.call(() => new Promise<string>((resolve) => (finishLate = resolve)), event, noState),
+    ];
+    await vi.advanceTimersByTimeAsync(100);
+    const fourth = caller.call(hanging().handler, event, noState);
+    const outcomes = [...calls, fourth].map((call) => call.then((value) => `resolved ${String(value)}`, (error: WebhookError) => error.type));
+    finishMiddle('middle'); // settles while it is neither the oldest nor the newest call
+    await vi.advanceTimersByTimeAsync(900); // the first and third calls expire
+    finishLate('too late'); // the third call settles after it expired: its answer is already given
+    await vi.advanceTimersByTimeAsync(100); // the fourth call expires
+    expect(await Promise.all(outcomes)).toEqual(['handler.timeout', 'resolved middle', 'handler.timeout', 'handler.timeout']);
+    expect(vi.getTimerCount()).toBe(0);
+    // The list is empty again: a new call is watched from scratch.
+    const fifth = caller.call(hanging().handler, event, noState).catch((error: WebhookError) => error.type);
+    await vi.advanceTimersByTimeAsync(1000);
+    await expect(fifth).resolves.toBe('handler.timeout');
+  });
+
   it('answers a handler that settles in time as it settled, its signal never aborted', async () => {
     const caller = new HandlerCaller(1000, silentLogger, new ImportTracker());
     let signal: AbortSignal | undefined;
