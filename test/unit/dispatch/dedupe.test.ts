@@ -55,3 +55,93 @@ describe('DedupeMemory', () => {
     expect(memory.claim('id-8999', 10_000)).toBe(true);
   });
 });
+
+/**
+ * The same policy as DedupeMemory, written the slow and obvious way (a list of claims, scanned):
+ * the reference the typed-array memory (hash table, character store, compaction) must agree with.
+ */
+class ListMemory {
+  readonly #claims: { id: string; expires: number; live: boolean }[] = [];
+  #head = 0;
+  size = 0;
+  constructor(readonly max: number) {}
+  claim(id: string, now: number, ttlMs: number): boolean {
+    const found = this.#find(id);
+    if (found && found.expires > now) return false;
+    this.#remember(id, now + ttlMs, now, found);
+    return true;
+  }
+  restore(id: string, expiresAt: number, now: number): void {
+    this.#remember(id, expiresAt, now, this.#find(id));
+  }
+  release(id: string): void {
+    const found = this.#find(id);
+    if (found) this.#kill(found);
+  }
+  #find(id: string) {
+    return this.#claims.find((c, i) => i >= this.#head && c.live && c.id === id);
+  }
+  #kill(claim: { live: boolean }) {
+    claim.live = false;
+    this.size--;
+  }
+  #remember(id: string, expires: number, now: number, previous: { live: boolean } | undefined) {
+    if (previous) this.#kill(previous);
+    this.#claims.push({ id, expires, live: true });
+    this.size++;
+    while (this.#head < this.#claims.length) {
+      const claim = this.#claims[this.#head]!;
+      if (claim.live) {
+        if (claim.expires > now && this.size <= this.max) break;
+        this.#kill(claim);
+      }
+      this.#head++;
+    }
+  }
+}
+
+describe('DedupeMemory against a plain list of claims', () => {
+  // A small deterministic generator (mulberry32), so that a failure replays.
+  const random = (seed: number) => () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  // Ids of every length from empty to long, ASCII and not, some prefixes of others.
+  const ids = Array.from({ length: 60 }, (_, i) => (i % 7 === 0 ? 'é漢' : 'id-') + 'x'.repeat(i % 13) + (i % 5 === 0 ? '' : String(i)));
+
+  for (const [max, seed] of [[1, 1], [3, 2], [8, 3], [40, 4], [200, 5]] as const) {
+    it(`agrees on every claim, restore and release (max ${max})`, () => {
+      const next = random(seed);
+      const memory = new DedupeMemory(1000, max);
+      const list = new ListMemory(max);
+      let now = 0;
+      for (let step = 0; step < 20_000; step++) {
+        now += Math.floor(next() * 20);
+        const id = ids[Math.floor(next() * ids.length)]!;
+        const op = next();
+        if (op < 0.8) {
+          const ttl = 1 + Math.floor(next() * 2000);
+          expect(memory.claim(id, now, ttl), `step ${step}: claim ${id}`).toBe(list.claim(id, now, ttl));
+        } else if (op < 0.9) {
+          const expiresAt = now + Math.floor(next() * 2000) - 500;
+          memory.restore(id, expiresAt, now);
+          list.restore(id, expiresAt, now);
+        } else {
+          memory.release(id);
+          list.release(id);
+        }
+        expect(memory.size, `step ${step}: size`).toBe(list.size);
+      }
+    });
+  }
+
+  it('keeps 100 000 distinct ids apart, and forgets the oldest beyond them', () => {
+    const memory = new DedupeMemory(60_000, 100_000);
+    for (let i = 0; i < 150_000; i++) expect(memory.claim(`a5f0c1de-${i}-4b1e-9f0a`, 0)).toBe(true);
+    expect(memory.size).toBe(100_000);
+    for (let i = 50_000; i < 150_000; i += 997) expect(memory.claim(`a5f0c1de-${i}-4b1e-9f0a`, 1)).toBe(false);
+    for (let i = 0; i < 50_000; i += 997) expect(memory.claim(`a5f0c1de-${i}-4b1e-9f0a`, 1)).toBe(true);
+  });
+});
