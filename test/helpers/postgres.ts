@@ -135,8 +135,19 @@ export async function lockPostgresTable(url: string, table: string): Promise<() 
   const admin = new pg.Client(url);
   admin.on('error', () => {});
   await admin.connect();
-  await admin.query('BEGIN');
-  await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  for (let attempt = 1; ; attempt++) {
+    await admin.query('BEGIN');
+    try {
+      await admin.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+      break;
+    } catch (error) {
+      await admin.query('ROLLBACK');
+      // Locking a partitioned table takes the parent's lock, then each partition's: a statement of
+      // the queue's that holds a partition and waits for the parent makes a cycle, and PostgreSQL
+      // may pick this transaction to end (40P01). Lock again, as a migration would be retried.
+      if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+    }
+  }
   return async () => {
     await admin.query('COMMIT');
     await admin.end();
