@@ -51,7 +51,7 @@ export class LocalQueue implements Backend<Entry> {
   /** Stops watching the store for deliveries re-queued from outside (`Store.watch`). */
   #unwatch: (() => void) | undefined;
   /** Deliveries accepted and not started yet: started together once their answers are written (see #accepted). */
-  #starting: Delivery[] = [];
+  readonly #starting: Delivery[] = [];
 
   constructor(store: Store) {
     this.#store = store;
@@ -186,9 +186,13 @@ export class LocalQueue implements Backend<Entry> {
   /** Starts the deliveries accepted since the last start, in their order. */
   readonly #start = (): void => {
     const starting = this.#starting;
-    this.#starting = [];
-    this.#waiting -= starting.length;
-    for (const delivery of starting) this.#admit(delivery, 0);
+    // By index, over the same array each time (no array per start); one accepted while these
+    // start would join this loop.
+    for (let i = 0; i < starting.length; i++) {
+      this.#waiting--;
+      this.#admit(starting[i]!, 0);
+    }
+    starting.length = 0;
   };
 
   /** Schedules a delivery, or queues it behind the delivery holding its ordering key. */
