@@ -176,7 +176,7 @@ export class LocalQueue implements Backend<Entry> {
     // accept happens in a promise reaction, and every adapter writes its answer in the reactions
     // that follow; process.nextTick runs once those have all run. (setImmediate, at the end of the
     // event loop's turn, kept each delivery's payload alive across many more requests under load:
-    // 4x the bytes outliving a minor GC, bench/profile.mjs --heap --survivors.) Counted as waiting
+    // 5x the bytes outliving a minor GC, bench/profile.mjs --heap --survivors.) Counted as waiting
     // meanwhile, for maxQueued and onIdle().
     this.#waiting++;
     if (this.#starting.push(delivery) === 1) process.nextTick(this.#start);
