@@ -55,19 +55,25 @@ export async function startRedis() {
     }
     await sleep(20);
   }
+  const readCpuMs = () => {
+    try {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
+    } catch {
+      return undefined;
+    }
+  };
+  let cpuAtStop;
   return {
     url: `redis://127.0.0.1:${port}`,
     pid: child.pid,
-    /** User + system CPU time of redis-server so far, in ms (Linux /proc; undefined elsewhere). */
-    cpuMs() {
-      try {
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-        return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
-      } catch {
-        return undefined;
-      }
-    },
+    /**
+     * User + system CPU time of redis-server so far, in ms (Linux /proc; undefined elsewhere). After
+     * stop, what it had used then: its pid is gone, or another process's (which read negative).
+     */
+    cpuMs: () => cpuAtStop ?? readCpuMs(),
     async stop() {
+      cpuAtStop ??= readCpuMs();
       if (!exited) {
         const gone = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
