@@ -160,6 +160,25 @@ export const CLK_TCK = (() => {
   return Number(r.stdout) > 0 ? Number(r.stdout) : 100;
 })();
 
+/**
+ * CPU time (user + system, ms) of a process, of its children that exited (cutime + cstime: a
+ * PostgreSQL backend per closed connection), and of its children still running, from Linux /proc.
+ * `undefined` when the process cannot be read (gone, or no /proc); a child gone meanwhile counts 0.
+ */
+export function treeCpuMs(pid) {
+  let fields;
+  let children;
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  } catch {
+    return undefined;
+  }
+  let total = ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK;
+  for (const child of children) total += treeCpuMs(Number(child)) ?? 0;
+  return total;
+}
+
 /** Per-CPU {busy, total} jiffies, plus 'all'. Null when /proc/stat is unreadable. */
 export function readCpuTimes() {
   let text;

@@ -16,9 +16,10 @@
 // The extension costs some CPU itself: leave it off for the CPU and throughput numbers.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { treeCpuMs } from './lib.mjs';
 import { freePort } from './redis.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -35,21 +36,6 @@ function serverUser() {
   if (process.getuid?.() !== 0) return {};
   const id = (flag) => Number(spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' }).stdout.trim());
   return { uid: id('-u'), gid: id('-g') };
-}
-
-/** CPU time (user + system, ms) of a process and its children that are still running (Linux /proc). */
-function treeCpuMs(pid) {
-  let total = 0;
-  try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime + stime, and cutime + cstime (backends that exited: one per closed connection).
-    total += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / 100;
-    for (const child of children) total += treeCpuMs(Number(child));
-  } catch {
-    return total;
-  }
-  return total;
 }
 
 /** Starts PostgreSQL; resolves { url, pid, cpuMs(), stop() } once it accepts connections. */

@@ -9,10 +9,11 @@
 // it as "other processes".
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { treeCpuMs } from './lib.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,14 +56,6 @@ export async function startRedis() {
     }
     await sleep(20);
   }
-  const readCpuMs = () => {
-    try {
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in 100 Hz ticks
-    } catch {
-      return undefined;
-    }
-  };
   let cpuAtStop;
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -71,9 +64,9 @@ export async function startRedis() {
      * User + system CPU time of redis-server so far, in ms (Linux /proc; undefined elsewhere). After
      * stop, what it had used then: its pid is gone, or another process's (which read negative).
      */
-    cpuMs: () => cpuAtStop ?? readCpuMs(),
+    cpuMs: () => cpuAtStop ?? treeCpuMs(child.pid),
     async stop() {
-      cpuAtStop ??= readCpuMs();
+      cpuAtStop ??= treeCpuMs(child.pid);
       if (!exited) {
         const gone = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
